@@ -1,0 +1,86 @@
+"""Helpers shared by the preconditioner and loss families.
+
+Arrays follow one convention: a single matrix has shape ``(d, k)`` and a batch
+of ``m`` runs has shape ``(m, d, k)``. A hyperparameter is either a scalar
+shared by every run or a 1-D array with one value per run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Array = NDArray[np.float64]
+T = TypeVar("T")
+
+
+def per_run(value: float | Array, G: Array) -> float | Array:
+    """Reshape a per-run hyperparameter so it broadcasts against ``G``.
+
+    A scalar is returned unchanged. A 1-D array of length ``m`` becomes
+    ``(m, 1, 1)`` and requires ``G`` of shape ``(m, d, k)``.
+    """
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return float(value)
+    if G.ndim != 3 or G.shape[0] != value.shape[0]:
+        raise ValueError(
+            f"a per-run hyperparameter of length {value.shape[0]} needs a batch of "
+            f"shape (m={value.shape[0]}, d, k), got an array of shape {G.shape}"
+        )
+    return value[:, None, None]
+
+
+def check_hyperparameter(
+    owner: str,
+    name: str,
+    value: ArrayLike,
+    *,
+    lower: float,
+    inclusive: bool = False,
+    upper: float = np.inf,
+) -> float | Array:
+    """Validate a scalar or per-run hyperparameter against ``(lower, upper]``.
+
+    Returns a float for a scalar and a read-only float64 array otherwise.
+    """
+    array = np.array(value, dtype=np.float64)
+    if array.ndim > 1:
+        raise ValueError(
+            f"{owner}: {name} must be a scalar or a 1-D array with one value per run, "
+            f"got an array of shape {array.shape}"
+        )
+    low_ok = array >= lower if inclusive else array > lower
+    valid = np.isfinite(array) & low_ok & (array <= upper)
+    if not np.all(valid):
+        bad = array if array.ndim == 0 else array[~valid][0]
+        bracket = "[" if inclusive else "("
+        raise ValueError(
+            f"{owner}: invalid {name}={float(bad)!r}; expected a finite value in "
+            f"{bracket}{lower}, {upper}]"
+        )
+    if array.ndim == 0:
+        return float(array)
+    array.setflags(write=False)
+    return array
+
+
+def select_runs(obj: T, index: Array) -> T:
+    """Return a copy of a family dataclass keeping only the runs in ``index``.
+
+    Fields holding one value per run (1-D arrays) are indexed; scalars are kept.
+    """
+    changes: dict[str, Any] = {}
+    for field in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, field.name)
+        if isinstance(value, np.ndarray) and value.ndim == 1 and field.metadata.get("per_run", True):
+            changes[field.name] = value[index]
+    return dataclasses.replace(obj, **changes) if changes else obj  # type: ignore[type-var]
+
+
+def frobenius(G: Array, keepdims: bool = False) -> Array:
+    """Frobenius norm over the last two axes: ``||G||_F`` per run."""
+    return np.sqrt(np.sum(G * G, axis=(-2, -1), keepdims=keepdims))
