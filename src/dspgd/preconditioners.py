@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-class Symmetry(str, enum.Enum):
+class Symmetry(enum.StrEnum):
     """Declared invariance class of a potential ``K``.
 
     ``ISOTROPIC``: ``K(G) = h(||G||_F)``. ``LEFT_ORTHOGONAL``: ``K(QG) = K(G)``

@@ -1,0 +1,94 @@
+"""Figure style and deterministic saving for the pipeline's figures.
+
+Figures use matplotlib's bundled DejaVu Sans font, so they do not depend on the
+fonts a machine has, and are saved without timestamps or version strings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from dspgd.io import atomic_path  # noqa: E402
+
+__all__ = ["FLOOR", "SYMMETRY_MARKERS", "apply_style", "clip_to_floor", "draw_floor", "palette", "save_figure"]
+
+#: Where exact zeros and values below it are drawn on logarithmic axes.
+FLOOR = 1e-17
+
+#: Paper text width and column width in inches.
+TEXT_WIDTH = 7.0
+COLUMN_WIDTH = 3.4
+
+SYMMETRY_MARKERS = {
+    "isotropic": "o",
+    "left-orthogonal": "s",
+    "right-orthogonal": "D",
+    "separable": "^",
+    "quadratic": "v",
+}
+
+_METADATA = {
+    ".pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+    ".png": {"Software": None},
+    ".svg": {"Date": None, "Creator": None},
+}
+
+
+def apply_style() -> None:
+    """Set a colour-blind-safe seaborn theme with a bundled font and fixed SVG ids."""
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font="DejaVu Sans")
+    plt.rcParams.update(
+        {
+            "font.size": 8,
+            "axes.titlesize": 8,
+            "axes.labelsize": 8,
+            "legend.fontsize": 7,
+            "xtick.labelsize": 7,
+            "ytick.labelsize": 7,
+            "svg.hashsalt": "dspgd",
+            "svg.fonttype": "path",
+            "pdf.fonttype": 42,
+            "savefig.dpi": 200,
+        }
+    )
+
+
+def palette(labels: Iterable[str]) -> dict[str, tuple[float, float, float]]:
+    """Map labels (sorted) to colours of seaborn's colour-blind palette, cycling past ten."""
+    ordered = sorted(set(labels))
+    colours = sns.color_palette("colorblind", n_colors=max(len(ordered), 1))
+    return dict(zip(ordered, colours, strict=False))
+
+
+def clip_to_floor(values: Sequence[float] | np.ndarray, floor: float = FLOOR) -> tuple[np.ndarray, np.ndarray]:
+    """Return values raised to ``floor`` for a log axis and the mask of entries that were raised."""
+    array = np.asarray(values, dtype=np.float64)
+    raised = np.isfinite(array) & (array < floor)
+    return np.where(raised, floor, array), raised
+
+
+def draw_floor(axis: plt.Axes, floor: float = FLOOR, label: str = "exact 0 / below") -> None:
+    """Draw the floor line that clipped values sit on, so they are marked rather than dropped."""
+    axis.axhline(floor, color="0.5", linewidth=0.6, linestyle=":")
+    axis.annotate(label, (0.99, floor), xycoords=("axes fraction", "data"), ha="right", va="bottom",
+                  fontsize=6, color="0.4")
+
+
+def save_figure(figure: plt.Figure, paths: Iterable[str | os.PathLike[str]]) -> None:
+    """Save ``figure`` to every path (format from the suffix) without timestamps, atomically."""
+    for path in paths:
+        suffix = Path(path).suffix
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format=suffix.lstrip("."), metadata=_METADATA.get(suffix, {}),
+                           bbox_inches="tight")
+    plt.close(figure)

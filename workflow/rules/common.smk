@@ -1,0 +1,75 @@
+# Configuration loading and validation, output paths and input helpers.
+
+import os
+from pathlib import Path
+
+import yaml
+from snakemake.utils import min_version
+
+from dspgd.config import check_config, experiment_solver_options
+from dspgd.experiments import parse_preconditioner
+
+min_version("9.0")
+
+# A --configfile replaces the default configuration instead of merging into it,
+# so the quick profile does not inherit the full run's experiments.
+if not config:
+    config.update(yaml.safe_load(Path(workflow.basedir, "config", "config.yaml").read_text()))
+check_config(config, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+
+OUTPUT_DIR = config["output_dir"]
+LIBRARY = Path(workflow.basedir, "src", "dspgd")
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_.\-]+",
+    experiment=r"[A-Za-z0-9_.\-]+",
+    preconditioner=r"[A-Za-z0-9_.\-]+",
+    replicate=r"\d+",
+
+
+def out(path):
+    """Prefix an output path with the configured output directory."""
+    return os.path.join(OUTPUT_DIR, path) if OUTPUT_DIR else path
+
+
+def library(*modules):
+    """Library modules a rule depends on; listed as inputs so editing them reruns the rule."""
+    return [str(LIBRARY / module) for module in ("__init__.py", "_batch.py", *modules)]
+
+
+def data_files(dataset):
+    count = config["datasets"][dataset]["replicates"]
+    return [out(f"results/data/{dataset}/rep{replicate}.npz") for replicate in range(count)]
+
+
+def preconditioner_entry(experiment, label):
+    for entry in config["experiments"][experiment]["preconditioners"]:
+        if parse_preconditioner(entry).label == label:
+            return entry
+    raise ValueError(f"experiment {experiment!r} has no preconditioner labelled {label!r}")
+
+
+def run_file(experiment, dataset, label):
+    return out(f"results/runs/{experiment}/{dataset}/{label}.npz")
+
+
+def run_jobs(experiment):
+    """Every (data set, preconditioner) job of an experiment, with its files."""
+    settings = config["experiments"][experiment]
+    jobs = []
+    for dataset in settings["datasets"]:
+        for entry in settings["preconditioners"]:
+            label = parse_preconditioner(entry).label
+            jobs.append(
+                {
+                    "dataset": dataset,
+                    "preconditioner": entry,
+                    "runs": run_file(experiment, dataset, label),
+                    "data": data_files(dataset),
+                }
+            )
+    return jobs
+
+
+def limit_table(experiment):
+    return out(f"results/limits/{experiment}.csv")

@@ -1,0 +1,23 @@
+# Stage 2: optimizer runs. One job per (experiment, data set, preconditioner)
+# runs every replicate, loss and step size, one batch per (replicate, loss).
+
+
+rule run:
+    input:
+        data=lambda wildcards: data_files(wildcards.dataset),
+        library=library("solver.py", "preconditioners.py", "losses.py", "references.py", "experiments.py", "io.py"),
+    output:
+        out("results/runs/{experiment}/{dataset}/{preconditioner}.npz"),
+    params:
+        preconditioner=lambda wildcards: preconditioner_entry(wildcards.experiment, wildcards.preconditioner),
+        losses=lambda wildcards: config["experiments"][wildcards.experiment]["losses"],
+        eta_fractions=lambda wildcards: config["experiments"][wildcards.experiment]["eta_fractions"],
+        solver=lambda wildcards: vars(experiment_solver_options(config, wildcards.experiment)),
+    log:
+        out("logs/runs/{experiment}/{dataset}/{preconditioner}.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    script:
+        "../../scripts/run_experiment.py"
