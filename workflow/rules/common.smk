@@ -1,10 +1,17 @@
 # Configuration loading and validation, output paths and input helpers.
 
 import os
+import sys
 from pathlib import Path
 
 import yaml
 from snakemake.utils import min_version
+
+# Import the dspgd package from this checkout, in the workflow and in every job,
+# so the pipeline runs whether or not the package is installed.
+SOURCE = str(Path(workflow.basedir, "src"))
+sys.path.insert(0, SOURCE)
+os.environ.update(PYTHONPATH=SOURCE)
 
 from dspgd.config import check_config, experiment_solver_options
 from dspgd.experiments import parse_preconditioner
@@ -73,3 +80,28 @@ def run_jobs(experiment):
 
 def limit_table(experiment):
     return out(f"results/limits/{experiment}.csv")
+
+
+FIGURE_FORMATS = ("pdf", "png")
+FIGURES = ("c1_trajectories", "c2_eta_dependence", "c3_gd_limit", "c4_rho", "real_data")
+
+
+def figure_files(name):
+    return [out(f"figures/{name}.{suffix}") for suffix in FIGURE_FORMATS]
+
+
+def all_figures():
+    return [path for name in FIGURES for path in figure_files(name)]
+
+
+def claim_tables():
+    return [limit_table(experiment) for experiment in config["claims"]["experiments"]]
+
+
+def trajectory_labels():
+    experiment = config["figures"]["trajectory"]["experiment"]
+    return [parse_preconditioner(entry).label for entry in config["experiments"][experiment]["preconditioners"]]
+
+
+def figure_outputs(name, caption):
+    return [report(path, caption=f"../report/{caption}", category="Claims") for path in figure_files(name)]

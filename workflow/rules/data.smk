@@ -12,6 +12,8 @@ rule data:
     log:
         out("logs/data/{dataset}/rep{replicate}.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=500,
         runtime=5,

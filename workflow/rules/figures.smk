@@ -1,29 +1,5 @@
 # Stage 4: figures, one rule per claim plus the real data set. Each writes PDF and PNG.
 
-FIGURE_FORMATS = ("pdf", "png")
-FIGURES = ("c1_trajectories", "c2_eta_dependence", "c3_gd_limit", "c4_rho", "real_data")
-
-
-def figure_files(name):
-    return [out(f"figures/{name}.{suffix}") for suffix in FIGURE_FORMATS]
-
-
-def all_figures():
-    return [path for name in FIGURES for path in figure_files(name)]
-
-
-def claim_tables():
-    return [limit_table(experiment) for experiment in config["claims"]["experiments"]]
-
-
-def trajectory_labels():
-    experiment = config["figures"]["trajectory"]["experiment"]
-    return [parse_preconditioner(entry).label for entry in config["experiments"][experiment]["preconditioners"]]
-
-
-def figure_outputs(name, caption):
-    return [report(path, caption=f"../report/{caption}", category="Claims") for path in figure_files(name)]
-
 
 rule figure_c1:
     input:
@@ -41,6 +17,8 @@ rule figure_c1:
     log:
         out("logs/figures/c1_trajectories.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -57,6 +35,8 @@ rule figure_c2:
     log:
         out("logs/figures/c2_eta_dependence.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -75,6 +55,8 @@ rule figure_c3:
     log:
         out("logs/figures/c3_gd_limit.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -91,6 +73,8 @@ rule figure_c4:
     log:
         out("logs/figures/c4_rho.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -107,6 +91,8 @@ rule figure_real_data:
     log:
         out("logs/figures/real_data.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -16,6 +16,8 @@ rule limits:
     log:
         out("logs/limits/{experiment}.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=2000,
         runtime=10,

@@ -24,6 +24,8 @@ rule claims:
     log:
         out("logs/claims.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -16,6 +16,8 @@ rule run:
     log:
         out("logs/runs/{experiment}/{dataset}/{preconditioner}.log"),
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=1000,
         runtime=30,
