@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TORCH  := $(VENV)/.torch
 CORES  ?= 8
 
-.PHONY: reproduce test quick bench lint lock clean-results
+.PHONY: reproduce report test quick bench lint lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ $(TORCH): $(STAMP)
 ## reproduce: regenerate every figure and results/claims.json with the full configuration
 reproduce: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
+
+## report: bundle the figures, captions and claims table into report.html
+report: $(STAMP)
+	$(BIN)/snakemake --report report.html
 
 ## quick: the CI-sized profile (config/quick.yaml), written under quick/
 quick: $(STAMP)
