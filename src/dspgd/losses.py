@@ -58,6 +58,21 @@ class Loss:
 LOSSES: dict[str, type[Loss]] = {}
 
 
+def _check_shared(owner: str, name: str, value: float, *, lower: float) -> float:
+    """Validate a loss hyperparameter, which must be one scalar for the whole batch.
+
+    The solver evaluates the loss on residuals in ``(n, m, k)`` layout, where a
+    per-run array would not broadcast, so arrays are rejected here.
+    """
+    checked = check_hyperparameter(owner, name, value, lower=lower)
+    if np.ndim(checked):
+        raise ValueError(
+            f"{owner}: {name} must be a scalar shared by every run, got an array of shape "
+            f"{np.shape(checked)}; run batches with different loss hyperparameters separately"
+        )
+    return float(checked)
+
+
 def register_loss(cls: type[Loss]) -> type[Loss]:
     """Class decorator that adds a loss to :data:`LOSSES` under ``cls.name``."""
     if cls.name in LOSSES:
@@ -136,7 +151,7 @@ class PseudoHuber(Loss):
     name: ClassVar[str] = "pseudo_huber"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "delta", check_hyperparameter(self.name, "delta", self.delta, lower=0.0))
+        object.__setattr__(self, "delta", _check_shared(self.name, "delta", self.delta, lower=0.0))
 
     def entrywise(self, R: Array) -> Array:
         scaled = R / self.delta
@@ -164,7 +179,7 @@ class PowerLoss(Loss):
     name: ClassVar[str] = "power"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "p", check_hyperparameter(self.name, "p", self.p, lower=1.0))
+        object.__setattr__(self, "p", _check_shared(self.name, "p", self.p, lower=1.0))
 
     def entrywise(self, R: Array) -> Array:
         return np.abs(R) ** self.p / self.p
