@@ -77,8 +77,10 @@ class RowSpace:
 
         Q, R = np.linalg.qr(X.T)
         singular_values = np.linalg.svd(R, compute_uv=False)
-        if singular_values[-1] < rcond * singular_values[0]:
-            ratio = singular_values[-1] / singular_values[0]
+        largest, smallest = singular_values[0], singular_values[-1]
+        # X = 0 has largest = smallest = 0, which the ratio test alone would accept.
+        if largest == 0.0 or smallest < rcond * largest:
+            ratio = smallest / largest if largest > 0.0 else 0.0
             raise RankDeficientError(
                 f"X is numerically rank deficient: sigma_min/sigma_max = {ratio:.3e} is below "
                 f"rcond = {rcond:.1e}, so the minimum-norm interpolant is not well defined; "
