@@ -145,8 +145,11 @@ def diagonal_quadratic_limit(
     :math:`\tilde X = X D^{1/2}`. ``D`` has shape ``(d,)``.
     """
     D = np.asarray(D, dtype=np.float64)
-    if D.ndim != 1 or D.shape[0] != np.shape(X)[1] or not np.all(D > 0):
-        raise ValueError(f"D must be a positive vector of length d={np.shape(X)[1]}, got shape {D.shape}")
+    if D.ndim != 1 or D.shape[0] != np.shape(X)[1] or not np.all(np.isfinite(D) & (D > 0)):
+        raise ValueError(
+            f"D must be a finite positive vector of length d={np.shape(X)[1]}, got shape {D.shape} "
+            f"with minimum {np.min(D) if D.size else 'n/a'}"
+        )
     root = np.sqrt(D)
     space = RowSpace.from_design(np.asarray(X) * root, rcond)
     W0 = np.asarray(W0, dtype=np.float64)
