@@ -488,12 +488,21 @@ class DiagonalQuadratic(Preconditioner):
         """Return the diagonal ``D`` for ``d`` rows: shape ``(d,)`` or ``(m, d)``."""
         return _diagonal_weights(self.D, self.condition, d)
 
-    def potential(self, G: Array) -> Array:
+    def _row_weights(self, G: Array) -> Array:
+        """Return the diagonal shaped to broadcast against ``G``: ``(d, 1)`` or ``(m, d, 1)``."""
         D = self.weights(G.shape[-2])
-        return 0.5 * _sum_entries(D[..., :, None] * G * G)
+        if D.ndim == 2 and (G.ndim != 3 or G.shape[0] != D.shape[0]):
+            raise ValueError(
+                f"diagonal: per-run hyperparameters for m={D.shape[0]} runs need a batch of shape "
+                f"(m={D.shape[0]}, d, k), got an array of shape {G.shape}"
+            )
+        return D[..., :, None]
+
+    def potential(self, G: Array) -> Array:
+        return 0.5 * _sum_entries(self._row_weights(G) * G * G)
 
     def gradient(self, G: Array) -> Array:
-        return self.weights(G.shape[-2])[..., :, None] * G
+        return self._row_weights(G) * G
 
     def curvature_at_zero(self) -> float | Array:
         if self.D is None:
