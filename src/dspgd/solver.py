@@ -126,10 +126,11 @@ def sample_iterations(max_iter: int, samples: int) -> Array:
 def _as_batch(array: Array, m: int, shape: tuple[int, int], label: str) -> Array:
     """Broadcast a ``(rows, k)`` or ``(m, rows, k)`` array to ``(m, rows, k)``."""
     array = np.asarray(array, dtype=np.float64)
+    input_shape = array.shape
     if array.ndim == 2:
         array = np.broadcast_to(array, (m,) + array.shape)
     if array.ndim != 3 or array.shape != (m,) + shape:
-        raise ValueError(f"{label} must have shape {shape} or {(m,) + shape}, got {array.shape}")
+        raise ValueError(f"{label} must have shape {shape} or {(m,) + shape}, got {input_shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{label} contains NaN or infinite entries")
     return array
