@@ -287,8 +287,10 @@ def run_batch(
             try:
                 direction = active_preconditioner.gradient(G)
             except np.linalg.LinAlgError:
-                # A factorization failed on non-finite entries; retire those runs and retry.
-                broken = ~np.all(np.isfinite(G), axis=(1, 2))
+                # A factorization fails on non-finite entries, or on a Gram matrix G^T G
+                # that overflows although G is finite. A non-finite ||G||_F^2 marks both
+                # cases because it bounds every entry of G^T G. Retire those runs and retry.
+                broken = ~np.isfinite(np.einsum("mdk,mdk->m", G, G))
                 if not np.any(broken):
                     raise
                 retire(broken, DIVERGED, t, np.full(m_active, np.nan))
