@@ -145,6 +145,19 @@ def test_unstable_step_diverges_alone(name, problem, rng):
         assert relative_distance(result.W[index], alone.W[0], W0[index]) <= 1e-12
 
 
+def test_spectral_overflow_diverges_without_error(problem):
+    """A huge step makes G^T G overflow while G is finite, and the factorization fails."""
+    _, d, k = problem.shape
+    family, loss = dspgd.make_preconditioner("spectral"), dspgd.make_loss("squared")
+    eta = np.array([0.5 * dspgd.eta_max(problem.space, family, loss), 1e200, 1e300])
+
+    result = run(problem, family, loss, eta, np.zeros((d, k)))
+
+    assert list(result.status) == ["converged", "diverged", "diverged"]
+    assert np.all(np.isnan(result.W[1:]))
+    assert relative_distance(result.W[0], result.W_gd[0], np.zeros((d, k))) <= 1e-9
+
+
 def test_budget_too_small_gives_max_iter(problem, rng):
     """A budget of seven steps stops every run with status max_iter at the iterate of seven hand-made steps."""
     n, d, k = problem.shape
