@@ -58,6 +58,21 @@ class Loss:
 LOSSES: dict[str, type[Loss]] = {}
 
 
+def _check_shared(owner: str, name: str, value: float, *, lower: float) -> float:
+    """Validate a loss hyperparameter, which must be one scalar for the whole batch.
+
+    The solver evaluates the loss on residuals in ``(n, m, k)`` layout, where a
+    per-run array would not broadcast, so arrays are rejected here.
+    """
+    checked = check_hyperparameter(owner, name, value, lower=lower)
+    if np.ndim(checked):
+        raise ValueError(
+            f"{owner}: {name} must be a scalar shared by every run, got an array of shape "
+            f"{np.shape(checked)}; run batches with different loss hyperparameters separately"
+        )
+    return float(checked)
+
+
 def register_loss(cls: type[Loss]) -> type[Loss]:
     """Class decorator that adds a loss to :data:`LOSSES` under ``cls.name``."""
     if cls.name in LOSSES:
@@ -107,15 +122,19 @@ class Squared(Loss):
 class LogCosh(Loss):
     r"""Log-cosh loss :math:`\phi(r) = \log\cosh r`, with :math:`\phi'(r) = \tanh r`.
 
-    Evaluated as :math:`|r| + \log(1 + e^{-2|r|}) - \log 2`, which does not
-    overflow for large residuals (``cosh`` overflows past ``|r| = 710``).
+    Evaluated as :math:`|r| + \log(1 + e^{-2|r|}) - \log 2` for :math:`|r| > 1`,
+    which does not overflow for large residuals (``cosh`` overflows past
+    ``|r| = 710``), and as :math:`\log(1 + 2 \sinh^2(r/2))` up to 1, which keeps
+    full relative precision near 0 where the first form cancels to noise.
     """
 
     name: ClassVar[str] = "logcosh"
 
     def entrywise(self, R: Array) -> Array:
         magnitude = np.abs(R)
-        return magnitude + np.log1p(np.exp(-2.0 * magnitude)) - _LOG2
+        near_zero = np.log1p(2.0 * np.sinh(0.5 * np.minimum(magnitude, 1.0)) ** 2)
+        far = magnitude + np.log1p(np.exp(-2.0 * magnitude)) - _LOG2
+        return np.where(magnitude <= 1.0, near_zero, far)
 
     def gradient(self, R: Array) -> Array:
         return np.tanh(R)
@@ -136,7 +155,7 @@ class PseudoHuber(Loss):
     name: ClassVar[str] = "pseudo_huber"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "delta", check_hyperparameter(self.name, "delta", self.delta, lower=0.0))
+        object.__setattr__(self, "delta", _check_shared(self.name, "delta", self.delta, lower=0.0))
 
     def entrywise(self, R: Array) -> Array:
         scaled = R / self.delta
@@ -164,7 +183,7 @@ class PowerLoss(Loss):
     name: ClassVar[str] = "power"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "p", check_hyperparameter(self.name, "p", self.p, lower=1.0))
+        object.__setattr__(self, "p", _check_shared(self.name, "p", self.p, lower=1.0))
 
     def entrywise(self, R: Array) -> Array:
         return np.abs(R) ** self.p / self.p

@@ -442,9 +442,10 @@ class QuadraticPseudoHuber(Preconditioner):
 # ---------------------------------------------------------------------------
 
 
-def _diagonal_weights(D: Array | None, condition: float, d: int) -> Array:
+def _diagonal_weights(D: Array | None, condition: float | Array, d: int) -> Array:
     if D is None:
-        return condition ** (np.arange(d) / max(d - 1, 1))
+        # A per-run condition of shape (m,) gives one diagonal per run, shape (m, d).
+        return np.asarray(condition)[..., None] ** (np.arange(d) / max(d - 1, 1))
     if D.shape[-1] != d:
         raise ValueError(f"diagonal: D has {D.shape[-1]} entries but the gradient has d={d} rows")
     return D
@@ -460,12 +461,12 @@ class DiagonalQuadratic(Preconditioner):
 
     ``D`` is either given (shape ``(d,)``, or ``(m, d)`` for one diagonal per run)
     or, when ``D`` is None, log-spaced from 1 to ``condition`` over the ``d``
-    rows. Its limit is known in closed form
-    (:func:`dspgd.references.diagonal_quadratic_limit`).
+    rows, with one diagonal per run when ``condition`` is per run. Its limit
+    is known in closed form (:func:`dspgd.references.diagonal_quadratic_limit`).
     """
 
     D: Array | None = field(default=None, metadata={"per_run": False})
-    condition: float = 10.0
+    condition: float | Array = 10.0
     name: ClassVar[str] = "diagonal"
     symmetry: ClassVar[Symmetry] = Symmetry.QUADRATIC
 
@@ -487,12 +488,21 @@ class DiagonalQuadratic(Preconditioner):
         """Return the diagonal ``D`` for ``d`` rows: shape ``(d,)`` or ``(m, d)``."""
         return _diagonal_weights(self.D, self.condition, d)
 
-    def potential(self, G: Array) -> Array:
+    def _row_weights(self, G: Array) -> Array:
+        """Return the diagonal shaped to broadcast against ``G``: ``(d, 1)`` or ``(m, d, 1)``."""
         D = self.weights(G.shape[-2])
-        return 0.5 * _sum_entries(D[..., :, None] * G * G)
+        if D.ndim == 2 and (G.ndim != 3 or G.shape[0] != D.shape[0]):
+            raise ValueError(
+                f"diagonal: per-run hyperparameters for m={D.shape[0]} runs need a batch of shape "
+                f"(m={D.shape[0]}, d, k), got an array of shape {G.shape}"
+            )
+        return D[..., :, None]
+
+    def potential(self, G: Array) -> Array:
+        return 0.5 * _sum_entries(self._row_weights(G) * G * G)
 
     def gradient(self, G: Array) -> Array:
-        return self.weights(G.shape[-2])[..., :, None] * G
+        return self._row_weights(G) * G
 
     def curvature_at_zero(self) -> float | Array:
         if self.D is None:
@@ -501,13 +511,14 @@ class DiagonalQuadratic(Preconditioner):
 
     def curvature_bounds(self) -> tuple[float, float]:
         if self.D is None:
-            return (1.0, self.condition)
+            return (1.0, float(np.max(self.condition)))
         return (float(np.min(self.D)), float(np.max(self.D)))
 
     def select(self, index: Array) -> Preconditioner:
+        selected = super().select(index)
         if self.D is not None and self.D.ndim == 2:
-            return dataclasses.replace(self, D=self.D[index])
-        return self
+            return dataclasses.replace(selected, D=self.D[index])
+        return selected
 
 
 # ---------------------------------------------------------------------------

@@ -77,8 +77,10 @@ class RowSpace:
 
         Q, R = np.linalg.qr(X.T)
         singular_values = np.linalg.svd(R, compute_uv=False)
-        if singular_values[-1] < rcond * singular_values[0]:
-            ratio = singular_values[-1] / singular_values[0]
+        largest, smallest = singular_values[0], singular_values[-1]
+        # X = 0 has largest = smallest = 0, which the ratio test alone would accept.
+        if largest == 0.0 or smallest < rcond * largest:
+            ratio = smallest / largest if largest > 0.0 else 0.0
             raise RankDeficientError(
                 f"X is numerically rank deficient: sigma_min/sigma_max = {ratio:.3e} is below "
                 f"rcond = {rcond:.1e}, so the minimum-norm interpolant is not well defined; "
@@ -143,8 +145,11 @@ def diagonal_quadratic_limit(
     :math:`\tilde X = X D^{1/2}`. ``D`` has shape ``(d,)``.
     """
     D = np.asarray(D, dtype=np.float64)
-    if D.ndim != 1 or D.shape[0] != np.shape(X)[1] or not np.all(D > 0):
-        raise ValueError(f"D must be a positive vector of length d={np.shape(X)[1]}, got shape {D.shape}")
+    if D.ndim != 1 or D.shape[0] != np.shape(X)[1] or not np.all(np.isfinite(D) & (D > 0)):
+        raise ValueError(
+            f"D must be a finite positive vector of length d={np.shape(X)[1]}, got shape {D.shape} "
+            f"with minimum {np.min(D) if D.size else 'n/a'}"
+        )
     root = np.sqrt(D)
     space = RowSpace.from_design(np.asarray(X) * root, rcond)
     W0 = np.asarray(W0, dtype=np.float64)

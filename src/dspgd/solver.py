@@ -126,10 +126,11 @@ def sample_iterations(max_iter: int, samples: int) -> Array:
 def _as_batch(array: Array, m: int, shape: tuple[int, int], label: str) -> Array:
     """Broadcast a ``(rows, k)`` or ``(m, rows, k)`` array to ``(m, rows, k)``."""
     array = np.asarray(array, dtype=np.float64)
+    input_shape = array.shape
     if array.ndim == 2:
         array = np.broadcast_to(array, (m,) + array.shape)
     if array.ndim != 3 or array.shape != (m,) + shape:
-        raise ValueError(f"{label} must have shape {shape} or {(m,) + shape}, got {array.shape}")
+        raise ValueError(f"{label} must have shape {shape} or {(m,) + shape}, got {input_shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{label} contains NaN or infinite entries")
     return array
@@ -214,7 +215,9 @@ def run_batch(
 
     # Working arrays in (rows, runs, k) layout, restricted to the active runs.
     active = np.arange(m)
-    W = np.ascontiguousarray(W0_runs.transpose(1, 0, 2))
+    # A copy, never a view: W is updated in place, and W0 may be a read-only
+    # broadcast or a caller's array that is already contiguous in this layout.
+    W = W0_runs.transpose(1, 0, 2).copy()
     work = {
         "Y": np.ascontiguousarray(Y_runs.transpose(1, 0, 2)),
         "W0": np.ascontiguousarray(W0_runs.transpose(1, 0, 2)),
@@ -284,8 +287,10 @@ def run_batch(
             try:
                 direction = active_preconditioner.gradient(G)
             except np.linalg.LinAlgError:
-                # A factorization failed on non-finite entries; retire those runs and retry.
-                broken = ~np.all(np.isfinite(G), axis=(1, 2))
+                # A factorization fails on non-finite entries, or on a Gram matrix G^T G
+                # that overflows although G is finite. A non-finite ||G||_F^2 marks both
+                # cases because it bounds every entry of G^T G. Retire those runs and retry.
+                broken = ~np.isfinite(np.einsum("mdk,mdk->m", G, G))
                 if not np.any(broken):
                     raise
                 retire(broken, DIVERGED, t, np.full(m_active, np.nan))
