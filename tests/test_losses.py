@@ -171,12 +171,12 @@ def test_power_matches_definition(rng):
 @pytest.mark.parametrize(
     ("name", "hyperparameter", "value", "valid_range"),
     [
-        ("pseudo_huber", "delta", 0.0, "(0.0, inf]"),
-        ("pseudo_huber", "delta", -1.0, "(0.0, inf]"),
-        ("pseudo_huber", "delta", np.nan, "(0.0, inf]"),
-        ("power", "p", 1.0, "(1.0, inf]"),
-        ("power", "p", 0.5, "(1.0, inf]"),
-        ("power", "p", np.inf, "(1.0, inf]"),
+        ("pseudo_huber", "delta", 0.0, "> 0.0"),
+        ("pseudo_huber", "delta", -1.0, "> 0.0"),
+        ("pseudo_huber", "delta", np.nan, "> 0.0"),
+        ("power", "p", 1.0, "> 1.0"),
+        ("power", "p", 0.5, "> 1.0"),
+        ("power", "p", np.inf, "> 1.0"),
     ],
 )
 def test_invalid_value_message_names_range(name, hyperparameter, value, valid_range):

@@ -295,3 +295,10 @@ def test_gd_limit_with_d_three_times_n(rng):
     expected = pinv_limit(problem.X, problem.Y, W0)
 
     assert frobenius(W_gd - expected) <= 1e-12 * frobenius(expected - W0)
+
+
+@pytest.mark.parametrize("rcond", [np.nan, -1e-6, 1.0])
+def test_invalid_rcond_is_rejected(rcond):
+    X = np.random.default_rng(0).standard_normal((4, 10))
+    with pytest.raises(ValueError, match="invalid rcond"):
+        dspgd.RowSpace.from_design(X, rcond)

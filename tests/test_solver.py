@@ -469,3 +469,9 @@ def test_small_problem_with_one_output(rng):
 
     assert list(result.status) == ["converged"]
     assert relative_distance(result.W, result.W_gd, np.zeros((30, 1)))[0] <= 1e-9
+
+
+@pytest.mark.parametrize("value", [np.nan, 2.5, 0])
+def test_non_integer_budget_is_named(value):
+    with pytest.raises(ValueError, match=f"invalid max_iter={value!r}"):
+        dspgd.SolverOptions(max_iter=value)

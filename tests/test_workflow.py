@@ -38,8 +38,10 @@ def job_counts(output: str) -> Counter[str]:
 
 
 def test_dry_run_of_full_config_plans_every_job(tmp_path):
-    config = check_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()),
-                          ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    config = check_config(
+        yaml.safe_load((ROOT / "config" / "config.yaml").read_text()),
+        ROOT / "workflow" / "schemas" / "config.schema.yaml",
+    )
     config["output_dir"] = str(tmp_path)
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))

@@ -43,7 +43,7 @@ def check_hyperparameter(
     inclusive: bool = False,
     upper: float = np.inf,
 ) -> float | Array:
-    """Validate a scalar or per-run hyperparameter against ``(lower, upper]``.
+    """Validate a finite scalar or per-run hyperparameter in ``(lower, upper]`` (``[lower, upper]`` if ``inclusive``).
 
     Returns a float for a scalar and a read-only float64 array otherwise.
     """
@@ -57,11 +57,11 @@ def check_hyperparameter(
     valid = np.isfinite(array) & low_ok & (array <= upper)
     if not np.all(valid):
         bad = array if array.ndim == 0 else array[~valid][0]
-        bracket = "[" if inclusive else "("
-        raise ValueError(
-            f"{owner}: invalid {name}={float(bad)!r}; expected a finite value in "
-            f"{bracket}{lower}, {upper}]"
-        )
+        if np.isinf(upper):
+            expected = f"{'>=' if inclusive else '>'} {lower}"
+        else:
+            expected = f"in {'[' if inclusive else '('}{lower}, {upper}]"
+        raise ValueError(f"{owner}: invalid {name}={float(bad)!r}; expected a finite value {expected}")
     if array.ndim == 0:
         return float(array)
     array.setflags(write=False)

@@ -65,7 +65,9 @@ def numerical_floor(table: pd.DataFrame) -> float:
     runs = _evidence_runs(table)
     gd = runs[runs["family"] == "gd"]
     if gd.empty:
-        raise ValueError("no converged gradient descent run in the claim experiments; add 'gd' to their preconditioners")
+        raise ValueError(
+            "no converged gradient descent run in the claim experiments; add 'gd' to their preconditioners"
+        )
     return float(gd["dist_gd"].max())
 
 
@@ -80,8 +82,10 @@ def evaluate_c1(table: pd.DataFrame, tol: float) -> dict[str, Any]:
             "max_relative_residual": _float(group["relative_residual"].max()),
             "max_iterations": int(group["iterations"].max()),
         }
-    passed = bool(len(inside)) and bool((inside["status"] == "converged").all()) and bool(
-        (inside["relative_residual"] <= tol).all()
+    passed = (
+        bool(len(inside))
+        and bool((inside["status"] == "converged").all())
+        and bool((inside["relative_residual"] <= tol).all())
     )
     return {
         "id": "C1",
@@ -198,9 +202,7 @@ def evaluate_c4(table: pd.DataFrame, rho_tolerance: float, rho_bound: float) -> 
             },
         }
     passed = (
-        bool(len(runs))
-        and bool((runs["rho"] >= 1.0 - rho_tolerance).all())
-        and bool((runs["rho"] <= rho_bound).all())
+        bool(len(runs)) and bool((runs["rho"] >= 1.0 - rho_tolerance).all()) and bool((runs["rho"] <= rho_bound).all())
     )
     return {
         "id": "C4",
@@ -242,8 +244,11 @@ def _summary(claim: Mapping[str, Any]) -> str:
     if claim["id"] == "C2":
         return f"floor {evidence['numerical_floor']:.1e}, general threshold {evidence['threshold_general']:.1e}"
     if claim["id"] == "C3":
-        worst = max((entry["max_dist_gd"] or 0.0) for label, entry in evidence["per_preconditioner"].items()
-                    if entry["symmetry"] == "isotropic")
+        worst = max(
+            (entry["max_dist_gd"] or 0.0)
+            for label, entry in evidence["per_preconditioner"].items()
+            if entry["symmetry"] == "isotropic"
+        )
         return f"{evidence['runs_checked']} isotropic runs, largest distance {worst:.1e}"
     if claim["id"] == "C4":
         return f"{evidence['runs_checked']} runs, largest rho {evidence['max_rho_overall']:.3f}"

@@ -60,7 +60,9 @@ def _validate_schema(config: dict[str, Any], schema_path: Path) -> None:
     if errors:
         lines = [f"config key {_key(error.absolute_path)}: {error.message}" for error in errors[:10]]
         raise ConfigError(
-            "invalid configuration:\n  " + "\n  ".join(lines) + f"\nsee {schema_path} for every key, its type and meaning"
+            "invalid configuration:\n  "
+            + "\n  ".join(lines)
+            + f"\nsee {schema_path} for every key, its type and meaning"
         )
     _apply_defaults(config, schema, schema)
 
@@ -157,4 +159,3 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, A
     _check_experiments(config)
     _check_references(config)
     return config
-

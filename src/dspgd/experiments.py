@@ -95,9 +95,21 @@ def run_job(
     array of shape ``(samples, runs)`` per metric.
     """
     preconditioner = spec.build()
-    columns: dict[str, list[Any]] = {name: [] for name in ("replicate", "loss", "eta", "eta_fraction", "eta_max",
-                                                           "eta_reference", "status", "iterations",
-                                                           "relative_residual", "W")}
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "replicate",
+            "loss",
+            "eta",
+            "eta_fraction",
+            "eta_max",
+            "eta_reference",
+            "status",
+            "iterations",
+            "relative_residual",
+            "W",
+        )
+    }
     trajectories: dict[str, list[Array]] = {name: [] for name in TRAJECTORY_METRICS}
     iteration_grid: Array | None = None
 
@@ -194,9 +206,20 @@ def limit_columns(problems: Sequence[Problem], runs: Mapping[str, Array], spec: 
     """
     preconditioner = spec.build()
     m = runs["status"].shape[0]
-    columns = {name: np.asarray(runs[name]) for name in ("replicate", "loss", "eta", "eta_fraction", "eta_max",
-                                                          "eta_reference", "status", "iterations",
-                                                          "relative_residual")}
+    columns = {
+        name: np.asarray(runs[name])
+        for name in (
+            "replicate",
+            "loss",
+            "eta",
+            "eta_fraction",
+            "eta_max",
+            "eta_reference",
+            "status",
+            "iterations",
+            "relative_residual",
+        )
+    }
     for name in ("dist_gd", "rho", "null_space", "row_space_error", "dist_closed_form", "eta_spread"):
         columns[name] = np.full(m, np.nan)
 

@@ -41,7 +41,9 @@ def start_job(snakemake: Any, name: str) -> logging.Logger:
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
         handlers = [logging.FileHandler(snakemake.log[0], mode="w")]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True
+    )
     logger = logging.getLogger(name)
     logger.info("start %s with %d BLAS thread(s)", name, int(snakemake.threads))
     return logger
@@ -58,7 +60,11 @@ def progress_logger(logger: logging.Logger, interval_seconds: float = 5.0) -> Ca
         last[0] = now
         logger.info(
             "%s: iteration %d, %d active, %d converged, %d diverged, largest residual %.3e",
-            tag, progress.iteration, progress.active, progress.converged, progress.diverged,
+            tag,
+            progress.iteration,
+            progress.active,
+            progress.converged,
+            progress.diverged,
             progress.max_relative_residual,
         )
 
@@ -75,7 +81,10 @@ def _git_commit() -> str:
         root = Path(__file__).resolve().parents[2]
         output = subprocess.run(
             ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
         return output.stdout.strip()
     except (OSError, subprocess.SubprocessError):

@@ -80,8 +80,9 @@ def clip_to_floor(values: Sequence[float] | np.ndarray, floor: float = FLOOR) ->
 def draw_floor(axis: plt.Axes, floor: float = FLOOR, label: str = "exact 0 / below") -> None:
     """Draw the floor line that clipped values sit on, so they are marked rather than dropped."""
     axis.axhline(floor, color="0.5", linewidth=0.6, linestyle=":")
-    axis.annotate(label, (0.99, floor), xycoords=("axes fraction", "data"), ha="right", va="bottom",
-                  fontsize=6, color="0.4")
+    axis.annotate(
+        label, (0.99, floor), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=6, color="0.4"
+    )
 
 
 def save_figure(figure: plt.Figure, paths: Iterable[str | os.PathLike[str]]) -> None:
@@ -89,6 +90,7 @@ def save_figure(figure: plt.Figure, paths: Iterable[str | os.PathLike[str]]) -> 
     for path in paths:
         suffix = Path(path).suffix
         with atomic_path(path) as temporary:
-            figure.savefig(temporary, format=suffix.lstrip("."), metadata=_METADATA.get(suffix, {}),
-                           bbox_inches="tight")
+            figure.savefig(
+                temporary, format=suffix.lstrip("."), metadata=_METADATA.get(suffix, {}), bbox_inches="tight"
+            )
     plt.close(figure)

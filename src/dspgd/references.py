@@ -63,6 +63,8 @@ class RowSpace:
             ValueError: if ``X`` is not a finite 2-D array with ``d > n``.
             RankDeficientError: if ``sigma_min(X) < rcond * sigma_max(X)``.
         """
+        if not (np.isfinite(rcond) and 0.0 <= rcond < 1.0):
+            raise ValueError(f"invalid rcond={rcond!r}; expected a finite value in [0, 1)")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-D array of shape (n, d), got shape {X.shape}")

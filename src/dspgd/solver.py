@@ -65,7 +65,7 @@ class SolverOptions:
                 raise ValueError(f"SolverOptions: invalid {name}={value!r}; expected a finite positive number")
         for name in ("max_iter", "check_every", "samples"):
             value = getattr(self, name)
-            if int(value) != value or value < 1:
+            if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"SolverOptions: invalid {name}={value!r}; expected a positive integer")
 
 
