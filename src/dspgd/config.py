@@ -94,11 +94,10 @@ def _check_experiments(config: dict[str, Any]) -> None:
         labels = set()
         for index, entry in enumerate(experiment["preconditioners"]):
             entry_key = f"{key}.preconditioners[{index}]"
-            name_of = entry if isinstance(entry, str) else entry.get("name")
-            if name_of not in PRECONDITIONERS:
-                raise ConfigError(
-                    f"{entry_key}: unknown preconditioner {name_of!r}; choose one of: {', '.join(sorted(PRECONDITIONERS))}"
-                )
+            family = entry if isinstance(entry, str) else entry.get("name")
+            if family not in PRECONDITIONERS:
+                valid = ", ".join(sorted(PRECONDITIONERS))
+                raise ConfigError(f"{entry_key}: unknown preconditioner {family!r}; choose one of: {valid}")
             spec = parse_preconditioner(entry)
             try:
                 spec.build()
