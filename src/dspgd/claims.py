@@ -25,8 +25,9 @@ STATEMENTS = {
     "C4": "For general K, ||W0 - W_inf||_F <= c ||W0 - W_GD||_F for a constant c.",
 }
 
-# Families whose limit the paper's claim C2 says moves with eta: neither
-# orthogonally invariant on the left (those keep W_GD) nor quadratic (closed form).
+# Families whose limit moves with eta according to claim C2 (arXiv:2603.10485,
+# abstract): neither left-orthogonally invariant (those keep W_GD) nor quadratic
+# (closed-form limit).
 GENERAL_SYMMETRIES = ("separable", "right-orthogonal")
 
 

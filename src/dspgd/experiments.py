@@ -1,7 +1,7 @@
 """Experiment runs and limit-point comparison, as used by the pipeline.
 
 A *run job* takes one preconditioner, a list of losses, a grid of step sizes
-given as fractions of ``eta_max`` and the replicates of one data set; it runs
+given as fractions of ``eta_max`` and the replicates of one data set. It runs
 one batch per (replicate, loss) and returns flat per-run arrays. The *limit
 comparison* measures each final iterate against the exact references.
 File input and output stay in the pipeline scripts.
@@ -65,7 +65,7 @@ def step_sizes(
     """Return ``(eta, eta_max, reference)`` for step sizes given as fractions of ``eta_max``.
 
     For a preconditioner or loss whose curvature at 0 is 0 or infinite,
-    ``eta_max`` is undefined; the fractions then refer to plain gradient
+    ``eta_max`` is undefined. The fractions then refer to plain gradient
     descent with the squared loss, and ``reference`` is ``"gd"`` instead of ``"self"``.
     """
     try:
@@ -87,12 +87,12 @@ def run_job(
 ) -> dict[str, Array]:
     """Run every (replicate, loss, step size) of one preconditioner on one data set.
 
-    Returns flat arrays with one entry per run (ordered by replicate, then
-    loss, then step size): ``replicate``, ``loss``, ``eta``, ``eta_fraction``,
-    ``eta_max``, ``eta_reference``, ``status``, ``iterations``,
-    ``relative_residual``, ``W`` of shape ``(runs, d, k)``, the trajectory
-    iteration grid ``trajectory_iteration`` and one ``trajectory_<metric>``
-    array of shape ``(samples, runs)`` per metric.
+    Returns flat arrays with one entry per run, ordered by replicate, then
+    loss, then step size. The scalar columns are ``replicate``, ``loss``,
+    ``eta``, ``eta_fraction``, ``eta_max``, ``eta_reference``, ``status``,
+    ``iterations`` and ``relative_residual``. ``W`` has shape ``(runs, d, k)``.
+    The trajectories share the iteration grid ``trajectory_iteration``, with
+    one ``trajectory_<metric>`` array of shape ``(samples, runs)`` per metric.
     """
     preconditioner = spec.build()
     columns: dict[str, list[Any]] = {
@@ -185,7 +185,7 @@ def compare_limits(problem: Problem, W: Array, preconditioner: Preconditioner) -
 def eta_spread(W: Array, converged: Array, eta: Array, scale: float) -> Array:
     """Distance of each converged limit to the limit at the largest converged step, relative to ``scale``.
 
-    ``W`` holds the limits of one (data set, replicate, loss, preconditioner)
+    ``W`` contains the limits of one (data set, replicate, loss, preconditioner)
     group at different step sizes. Runs that did not converge get NaN.
     """
     spread = np.full(W.shape[0], np.nan)

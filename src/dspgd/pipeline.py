@@ -94,7 +94,7 @@ def _git_commit() -> str:
 def provenance(config_section: Any, seeds: Any = None) -> dict[str, Any]:
     """Describe how an output was made: config and its hash, seeds, versions, BLAS and git commit.
 
-    It holds no timestamp, so byte comparisons of outputs stay meaningful.
+    It contains no timestamp, so byte comparisons of outputs stay meaningful.
     """
     blas = [
         {key: pool.get(key) for key in ("internal_api", "version", "threading_layer", "architecture", "num_threads")}

@@ -22,7 +22,7 @@ from dspgd.io import atomic_path  # noqa: E402
 
 __all__ = ["FLOOR", "SYMMETRY_MARKERS", "apply_style", "clip_to_floor", "draw_floor", "palette", "save_figure"]
 
-#: Where exact zeros and values below it are drawn on logarithmic axes.
+#: Line on logarithmic axes where exact zeros and smaller values are drawn.
 FLOOR = 1e-17
 
 #: Paper text width and column width in inches.
