@@ -4,7 +4,6 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
 from snakemake.utils import min_version
 
 # Import the dspgd package from this checkout, in the workflow and in every job,
@@ -19,9 +18,13 @@ from dspgd.experiments import parse_preconditioner
 min_version("9.0")
 
 # A --configfile replaces the default configuration instead of merging into it,
-# so the quick profile does not inherit the full run's experiments.
-if not config:
-    config.update(yaml.safe_load(Path(workflow.basedir, "config", "config.yaml").read_text()))
+# so the quick profile does not inherit the full run's experiments. --config
+# values apply on top of either.
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
 check_config(config, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
 OUTPUT_DIR = config["output_dir"]
