@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TORCH  := $(VENV)/.torch
 CORES  ?= 8
 
-.PHONY: reproduce report test quick bench lint lock
+.PHONY: reproduce report test test-slurm quick bench lint lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ quick: $(STAMP)
 ## test: unit tests, pipeline tests and the quick reproduction check
 test: $(STAMP) $(TORCH)
 	$(BIN)/python -m pytest
+
+## test-slurm: run the workflow on a throwaway one-node Slurm cluster and compare it with a local run
+##   (root on Debian; SLURM_CHECK_SNAKEFILE=... SLURM_CHECK_CONFIGFILE=... pick another workflow; docs/cluster.md)
+test-slurm: $(STAMP)
+	$(BIN)/python tests/slurm/run_slurm_check.py
 
 ## bench: solver benchmarks; prints a table and writes benchmarks/results.json
 bench: $(STAMP) $(TORCH)
