@@ -11,6 +11,8 @@ rule data:
         seed=config["seed"],
     log:
         out("logs/data/{dataset}/rep{replicate}.log"),
+    benchmark:
+        out("logs/benchmarks/data/{dataset}/rep{replicate}.tsv")
     threads: 1
     conda:
         "../../environment.yml"

@@ -16,6 +16,8 @@ rule figure_c1:
         eta_fraction=config["figures"]["trajectory"]["eta_fraction"],
     log:
         out("logs/figures/c1_trajectories.log"),
+    benchmark:
+        out("logs/benchmarks/figures/c1_trajectories.tsv")
     threads: 1
     conda:
         "../../environment.yml"
@@ -34,6 +36,8 @@ rule figure_c2:
         figure_outputs("c2_eta_dependence", "c2.rst"),
     log:
         out("logs/figures/c2_eta_dependence.log"),
+    benchmark:
+        out("logs/benchmarks/figures/c2_eta_dependence.tsv")
     threads: 1
     conda:
         "../../environment.yml"
@@ -54,6 +58,8 @@ rule figure_c3:
         machine_precision=config["claims"]["machine_precision"],
     log:
         out("logs/figures/c3_gd_limit.log"),
+    benchmark:
+        out("logs/benchmarks/figures/c3_gd_limit.tsv")
     threads: 1
     conda:
         "../../environment.yml"
@@ -72,6 +78,8 @@ rule figure_c4:
         figure_outputs("c4_rho", "c4.rst"),
     log:
         out("logs/figures/c4_rho.log"),
+    benchmark:
+        out("logs/benchmarks/figures/c4_rho.tsv")
     threads: 1
     conda:
         "../../environment.yml"
@@ -90,6 +98,8 @@ rule figure_real_data:
         figure_outputs("real_data", "real_data.rst"),
     log:
         out("logs/figures/real_data.log"),
+    benchmark:
+        out("logs/benchmarks/figures/real_data.tsv")
     threads: 1
     conda:
         "../../environment.yml"

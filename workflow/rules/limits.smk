@@ -15,6 +15,8 @@ rule limits:
         section=lambda wildcards: config["experiments"][wildcards.experiment],
     log:
         out("logs/limits/{experiment}.log"),
+    benchmark:
+        out("logs/benchmarks/limits/{experiment}.tsv")
     threads: 1
     conda:
         "../../environment.yml"

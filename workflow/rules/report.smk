@@ -23,6 +23,8 @@ rule claims:
         section={key: config[key] for key in ("seed", "claims", "experiments", "datasets")},
     log:
         out("logs/claims.log"),
+    benchmark:
+        out("logs/benchmarks/claims.tsv")
     threads: 1
     conda:
         "../../environment.yml"

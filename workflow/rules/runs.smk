@@ -15,6 +15,8 @@ rule run:
         solver=lambda wildcards: vars(experiment_solver_options(config, wildcards.experiment)),
     log:
         out("logs/runs/{experiment}/{dataset}/{preconditioner}.log"),
+    benchmark:
+        out("logs/benchmarks/runs/{experiment}/{dataset}/{preconditioner}.tsv")
     threads: 1
     conda:
         "../../environment.yml"
