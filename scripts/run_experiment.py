@@ -22,7 +22,8 @@ arrays = run_job(
     SolverOptions(**params.solver),
     progress_logger(logger),
 )
-statuses = dict(zip(*np.unique(arrays["status"], return_counts=True), strict=True))
+names, counts = np.unique(arrays["status"], return_counts=True)
+statuses = {str(name): int(count) for name, count in zip(names, counts, strict=True)}
 logger.info("%s on %s: %d runs, statuses %s", spec.label, snakemake.wildcards.dataset, arrays["status"].size, statuses)
 
 section = {
