@@ -1,0 +1,53 @@
+"""Figure C2: how the limit depends on eta / eta_max, per preconditioner, against the numerical floor.
+
+Left: distance of the limit to W_GD. Right: distance to the limit reached at the
+largest step size of the same (data set, replicate, loss), which isolates the
+dependence on eta.
+"""
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from dspgd.claims import numerical_floor
+from dspgd.pipeline import start_job
+from dspgd.plotting import SYMMETRY_MARKERS, TEXT_WIDTH, apply_style, clip_to_floor, draw_floor, palette, save_figure
+
+logger = start_job(snakemake, "figure C2")
+apply_style()
+table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
+floor = numerical_floor(table)
+runs = table[table["in_assumptions"] & (table["status"] == "converged")].copy()
+# The reference step of each group has spread 0 by definition; it carries no information.
+largest = runs.groupby(["experiment", "dataset", "replicate", "loss", "preconditioner"])["eta_fraction"].transform("max")
+compared = runs[runs["eta_fraction"] < largest]
+colours = palette(runs["preconditioner"])
+
+
+def draw(axis, frame, column):
+    for (label, symmetry), group in frame.groupby(["preconditioner", "symmetry"], sort=True):
+        summary = group.groupby("eta_fraction")[column].agg(["median", "min", "max"]).reset_index()
+        median, _ = clip_to_floor(summary["median"])
+        low, _ = clip_to_floor(summary["min"])
+        high, _ = clip_to_floor(summary["max"])
+        axis.plot(summary["eta_fraction"], median, marker=SYMMETRY_MARKERS.get(symmetry, "o"), markersize=3,
+                  color=colours[label], label=f"{label} ({symmetry})", linewidth=1.0)
+        axis.fill_between(summary["eta_fraction"], low, high, color=colours[label], alpha=0.12, linewidth=0)
+    axis.axhline(floor, color="black", linewidth=0.8, linestyle="--")
+    axis.annotate(f"numerical floor {floor:.1e}", (0.01, floor), xycoords=("axes fraction", "data"), va="bottom",
+                  fontsize=6)
+    draw_floor(axis)
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel(r"$\eta / \eta_{max}$")
+
+
+figure, (left, right) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.0), sharex=True, sharey=True)
+draw(left, runs, "dist_gd")
+left.set_ylabel("distance, relative to $\\|W_{GD} - W_0\\|$")
+left.set_title(r"$\|W_\infty(\eta) - W_{GD}\|$")
+draw(right, compared, "eta_spread")
+right.set_title(r"$\|W_\infty(\eta) - W_\infty(\eta_{largest})\|$")
+right.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+figure.suptitle("C2: the limit moves with $\\eta$ unless $K$ is left-orthogonally invariant or quadratic", y=1.02)
+save_figure(figure, snakemake.output)
+logger.info("wrote %s", list(snakemake.output))
