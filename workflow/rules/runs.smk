@@ -21,7 +21,7 @@ rule run:
     conda:
         "../../environment.yml"
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=config["run_resources"]["mem_mb"],
+        runtime=config["run_resources"]["runtime"],
     script:
         "../../scripts/run_experiment.py"
