@@ -7,8 +7,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := $(VENV)/.torch
 CORES  ?= 8
+# make verify: the configuration to run twice and where its two runs go.
+VERIFY_CONFIG ?= config/quick.yaml
+VERIFY_DIR    ?= verify
 
-.PHONY: reproduce test quick bench lint lock clean-results
+.PHONY: reproduce test quick verify bench lint lock clean-results
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +36,16 @@ quick: $(STAMP)
 ## test: unit tests, pipeline tests and the quick reproduction check
 test: $(STAMP) $(TORCH)
 	$(BIN)/python -m pytest
+
+## verify: run VERIFY_CONFIG twice from scratch (--cores 1, then --cores CORES) and check that
+## every output except the logs is byte-identical; the checksums go to VERIFY_DIR/first-run.sha256
+verify: $(STAMP)
+	rm -rf $(VERIFY_DIR)
+	$(BIN)/snakemake --cores 1 --configfile $(VERIFY_CONFIG) --config output_dir=$(VERIFY_DIR)/run
+	$(BIN)/python -m dspgd.manifest write $(VERIFY_DIR)/run $(VERIFY_DIR)/first-run.sha256
+	rm -rf $(VERIFY_DIR)/run
+	$(BIN)/snakemake --cores $(CORES) --configfile $(VERIFY_CONFIG) --config output_dir=$(VERIFY_DIR)/run
+	$(BIN)/python -m dspgd.manifest check $(VERIFY_DIR)/run $(VERIFY_DIR)/first-run.sha256
 
 ## bench: solver benchmarks; prints a table and writes benchmarks/results.json
 bench: $(STAMP) $(TORCH)
