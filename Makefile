@@ -7,11 +7,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := $(VENV)/.torch
 CORES  ?= 8
+# Output directory of config/quick.yaml (its output_dir key).
+QUICK_DIR := quick
 # make verify: the configuration to run twice and where its two runs go.
 VERIFY_CONFIG ?= config/quick.yaml
 VERIFY_DIR    ?= verify
 
-.PHONY: reproduce test quick verify bench lint lock clean-results
+.PHONY: reproduce test quick verify reference check-reference bench lint lock clean-results
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +48,14 @@ verify: $(STAMP)
 	rm -rf $(VERIFY_DIR)/run
 	$(BIN)/snakemake --cores $(CORES) --configfile $(VERIFY_CONFIG) --config output_dir=$(VERIFY_DIR)/run
 	$(BIN)/python -m dspgd.manifest check $(VERIFY_DIR)/run $(VERIFY_DIR)/first-run.sha256
+
+## check-reference: compare the quick run under quick/ with tests/reference/quick.json (tolerances, not bytes)
+check-reference: quick
+	$(BIN)/python -m dspgd.reference check $(QUICK_DIR) tests/reference/quick.json
+
+## reference: rewrite tests/reference/quick.json from the quick run (after an intended change of results)
+reference: quick
+	$(BIN)/python -m dspgd.reference write $(QUICK_DIR) tests/reference/quick.json
 
 ## bench: solver benchmarks; prints a table and writes benchmarks/results.json
 bench: $(STAMP) $(TORCH)
