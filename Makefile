@@ -13,7 +13,7 @@ QUICK_DIR := quick
 VERIFY_CONFIG ?= config/quick.yaml
 VERIFY_DIR    ?= verify
 
-.PHONY: reproduce test quick verify reference check-reference bench lint lock clean-results
+.PHONY: reproduce test quick verify reference check-reference baseline bench lint lock clean-results
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ check-reference: quick
 ## reference: rewrite tests/reference/quick.json from the quick run (after an intended change of results)
 reference: quick
 	$(BIN)/python -m dspgd.reference write $(QUICK_DIR) tests/reference/quick.json
+
+## baseline: replace tests/baseline/*.png with the quick run's figures (after an intended change of figures)
+## and record the run's versions, BLAS and platform in tests/baseline/environment.json
+baseline: quick
+	mkdir -p tests/baseline
+	rm -f tests/baseline/*.png
+	cp $(QUICK_DIR)/figures/*.png tests/baseline/
+	$(BIN)/python -m dspgd.reference environment $(QUICK_DIR) tests/baseline/environment.json
 
 ## bench: solver benchmarks; prints a table and writes benchmarks/results.json
 bench: $(STAMP) $(TORCH)
