@@ -26,6 +26,7 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 UNREACHABLE_DISPLAY = ":4242"
 
 #: A two-experiment configuration that runs every rule in 13 jobs, about a minute on one core.
+#: It must stay valid against workflow/schemas/config.schema.yaml when new keys become required.
 TINY_CONFIG: dict[str, Any] = {
     "seed": 7,
     "output_dir": "out",
