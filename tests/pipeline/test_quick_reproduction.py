@@ -74,6 +74,7 @@ def test_png_figures_record_input_hashes(quick_run):
         with Image.open(path) as image:
             text = dict(image.text)
         assert "Software" not in text, f"{path.name} names the software version"
+        assert "Description" in text, f"{path.name} has no provenance; pass figure_provenance(snakemake) to save_figure"
         record = json.loads(text["Description"])
         assert PROVENANCE_KEYS <= record.keys()
         assert record["inputs"], f"{path.name} lists no input"
