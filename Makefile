@@ -7,8 +7,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := $(VENV)/.torch
 CORES  ?= 8
+# Output directory of config/quick.yaml (its output_dir key).
+QUICK_DIR := quick
+# make verify: the configuration to run twice and where its two runs go.
+VERIFY_CONFIG ?= config/quick.yaml
+VERIFY_DIR    ?= verify
 
-.PHONY: reproduce report test test-slurm quick bench lint lock
+.PHONY: reproduce report test test-slurm quick verify reference check-reference baseline bench lint lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +47,32 @@ test: $(STAMP) $(TORCH)
 ##   (root on Debian; SLURM_CHECK_SNAKEFILE=... SLURM_CHECK_CONFIGFILE=... pick another workflow; docs/cluster.md)
 test-slurm: $(STAMP)
 	$(BIN)/python tests/slurm/run_slurm_check.py
+
+## verify: run VERIFY_CONFIG twice from scratch (--cores 1, then --cores CORES) and check that
+## every output except the logs is byte-identical; the checksums go to VERIFY_DIR/first-run.sha256
+verify: $(STAMP)
+	rm -rf $(VERIFY_DIR)
+	$(BIN)/snakemake --cores 1 --configfile $(VERIFY_CONFIG) --config output_dir=$(VERIFY_DIR)/run
+	$(BIN)/python -m dspgd.manifest write $(VERIFY_DIR)/run $(VERIFY_DIR)/first-run.sha256
+	rm -rf $(VERIFY_DIR)/run
+	$(BIN)/snakemake --cores $(CORES) --configfile $(VERIFY_CONFIG) --config output_dir=$(VERIFY_DIR)/run
+	$(BIN)/python -m dspgd.manifest check $(VERIFY_DIR)/run $(VERIFY_DIR)/first-run.sha256
+
+## check-reference: compare the quick run under quick/ with tests/reference/quick.json (tolerances, not bytes)
+check-reference: quick
+	$(BIN)/python -m dspgd.reference check $(QUICK_DIR) tests/reference/quick.json
+
+## reference: rewrite tests/reference/quick.json from the quick run (after an intended change of results)
+reference: quick
+	$(BIN)/python -m dspgd.reference write $(QUICK_DIR) tests/reference/quick.json
+
+## baseline: replace tests/baseline/*.png with the quick run's figures (after an intended change of figures)
+## and record the run's versions, BLAS and platform in tests/baseline/environment.json
+baseline: quick
+	mkdir -p tests/baseline
+	rm -f tests/baseline/*.png
+	cp $(QUICK_DIR)/figures/*.png tests/baseline/
+	$(BIN)/python -m dspgd.reference environment $(QUICK_DIR) tests/baseline/environment.json
 
 ## bench: solver benchmarks; prints a table and writes benchmarks/results.json
 bench: $(STAMP) $(TORCH)

@@ -12,10 +12,12 @@ from dspgd.pipeline import provenance, start_job
 logger = start_job(snakemake, "limits")
 params = snakemake.params
 tables = []
+seeds = {}
 for job in params.jobs:
     spec = parse_preconditioner(job["preconditioner"])
     preconditioner = spec.build()
     problems = [load_problem(path) for path in job["data"]]
+    seeds[job["dataset"]] = [problem.seed for problem in problems]
     columns = limit_columns(problems, load_npz(job["runs"]), spec)
     table = pd.DataFrame(columns)
     table.insert(0, "experiment", snakemake.wildcards.experiment)
@@ -32,5 +34,5 @@ for job in params.jobs:
 
 limits = pd.concat(tables, ignore_index=True)
 write_text(snakemake.output.table, limits.to_csv(index=False, float_format="%.17g"))
-write_json(snakemake.output.provenance, provenance(params.section))
+write_json(snakemake.output.provenance, provenance(params.section, seeds))
 logger.info("wrote %d rows to %s", len(limits), snakemake.output.table)

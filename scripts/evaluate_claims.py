@@ -11,7 +11,8 @@ params = snakemake.params
 table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
 claims = evaluate_claims(table, params.settings, params.tol, params.figures)
 
-write_json(snakemake.output.claims, {"claims": claims, "provenance": provenance(params.section)})
+record = provenance(params.section, params.section["seed"])
+write_json(snakemake.output.claims, {"claims": claims, "provenance": record})
 write_text(snakemake.output.table, claims_markdown(claims))
 for claim in claims:
     logger.info("%s: %s", claim["id"], claim["verdict"])

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from dspgd.io import load_npz
-from dspgd.pipeline import start_job
+from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import TEXT_WIDTH, apply_style, clip_to_floor, draw_floor, palette, save_figure
 
 logger = start_job(snakemake, "figure C1")
@@ -40,5 +40,5 @@ axes[0, 0].set_title(r"relative residual $\|XW_t - Y\| / \|Y\|$")
 axes[0, 1].set_title(r"distance to the limit $\|W_t - W_\infty\| / \|W_0 - W_{GD}\|$")
 axes[0, 1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="preconditioner")
 figure.suptitle(f"C1: convergence on {params.dataset}, replicate 0, " rf"$\eta = {params.eta_fraction}\,\eta_{{max}}$")
-save_figure(figure, snakemake.output)
+save_figure(figure, snakemake.output, figure_provenance(snakemake))
 logger.info("wrote %s", list(snakemake.output))

@@ -9,8 +9,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from dspgd.claims import numerical_floor
-from dspgd.pipeline import start_job
-from dspgd.plotting import SYMMETRY_MARKERS, TEXT_WIDTH, apply_style, clip_to_floor, draw_floor, palette, save_figure
+from dspgd.pipeline import figure_provenance, start_job
+from dspgd.plotting import (
+    SYMMETRY_MARKERS,
+    TEXT_WIDTH,
+    apply_style,
+    clip_to_floor,
+    draw_floor,
+    draw_median_band,
+    palette,
+    save_figure,
+)
 
 logger = start_job(snakemake, "figure C2")
 apply_style()
@@ -25,13 +34,9 @@ colours = palette(runs["preconditioner"])
 
 def draw(axis, frame, column):
     for (label, symmetry), group in frame.groupby(["preconditioner", "symmetry"], sort=True):
-        summary = group.groupby("eta_fraction")[column].agg(["median", "min", "max"]).reset_index()
-        median, _ = clip_to_floor(summary["median"])
-        low, _ = clip_to_floor(summary["min"])
-        high, _ = clip_to_floor(summary["max"])
-        axis.plot(summary["eta_fraction"], median, marker=SYMMETRY_MARKERS.get(symmetry, "o"), markersize=3,
-                  color=colours[label], label=f"{label} ({symmetry})", linewidth=1.0)
-        axis.fill_between(summary["eta_fraction"], low, high, color=colours[label], alpha=0.12, linewidth=0)
+        draw_median_band(axis, group["eta_fraction"], clip_to_floor(group[column])[0], color=colours[label],
+                         marker=SYMMETRY_MARKERS.get(symmetry, "o"), markersize=3, linewidth=1.0,
+                         label=f"{label} ({symmetry})")
     axis.axhline(floor, color="black", linewidth=0.8, linestyle="--")
     axis.annotate(f"numerical floor {floor:.1e}", (0.01, floor), xycoords=("axes fraction", "data"), va="bottom",
                   fontsize=6)
@@ -49,5 +54,5 @@ draw(right, compared, "eta_spread")
 right.set_title(r"$\|W_\infty(\eta) - W_\infty(\eta_{largest})\|$")
 right.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 figure.suptitle("C2: the limit moves with $\\eta$ unless $K$ is left-orthogonally invariant or quadratic", y=1.02)
-save_figure(figure, snakemake.output)
+save_figure(figure, snakemake.output, figure_provenance(snakemake))
 logger.info("wrote %s", list(snakemake.output))

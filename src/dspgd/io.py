@@ -9,6 +9,8 @@ under the final name.
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import io
 import json
 import os
@@ -22,19 +24,43 @@ import numpy as np
 
 from dspgd.data import Problem
 
-__all__ = ["atomic_path", "load_npz", "load_problem", "write_bytes", "write_json", "write_npz", "write_text"]
+__all__ = [
+    "atomic_path",
+    "file_sha256",
+    "load_npz",
+    "load_problem",
+    "write_bytes",
+    "write_json",
+    "write_npz",
+    "write_text",
+]
 
 # Zip entries need a date; 1980-01-01 is the earliest the format can store.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` and rename it to ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path`` and rename it to ``path`` if the block succeeds.
+
+    Temporary files that an earlier, killed writer of ``path`` left behind are removed first.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed before its rename (SIGKILL, power loss) leaves its temporary
+    # file behind. Snakemake runs one job per output, so earlier ones are stale.
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+        stale.unlink(missing_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     os.close(handle)
+    # mkstemp creates the file readable by its owner only; give it the mode open() would.
+    os.chmod(temporary, 0o666 & ~_umask())
     try:
         yield Path(temporary)
         os.replace(temporary, target)
@@ -76,6 +102,15 @@ def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) ->
             info.external_attr = 0o644 << 16
             archive.writestr(info, member.getvalue())
     write_bytes(path, buffer.getvalue())
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Return the SHA-256 of a file's bytes as hexadecimal."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

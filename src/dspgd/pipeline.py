@@ -7,8 +7,10 @@ Snakemake itself.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
+import os
 import platform
 import subprocess
 import sys
@@ -22,9 +24,10 @@ import scipy
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import dspgd
+from dspgd.io import file_sha256
 from dspgd.solver import Progress
 
-__all__ = ["config_hash", "progress_logger", "provenance", "start_job"]
+__all__ = ["config_hash", "figure_provenance", "progress_logger", "provenance", "start_job"]
 
 _LIMITER: Any = None
 
@@ -36,15 +39,19 @@ def start_job(snakemake: Any, name: str) -> logging.Logger:
     let BLAS pick its thread count, and a blocked product's rounding depends on it.
     """
     global _LIMITER
+    # NOTE: Snakemake lowers a rule's threads to --cores when --cores is smaller, so a rule
+    # with threads > 1 would give results that depend on --cores after all.
     _LIMITER = threadpool_limits(limits=int(snakemake.threads))
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
         handlers = [logging.FileHandler(snakemake.log[0], mode="w")]
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True
-    )
+    # Other libraries log at WARNING and above only: fontTools, for one, logs every
+    # font subset matplotlib embeds in a PDF at INFO.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
+                        force=True)
     logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
     logger.info("start %s with %d BLAS thread(s)", name, int(snakemake.threads))
     return logger
 
@@ -91,8 +98,16 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def _installed_version(distribution: str) -> str | None:
+    # Read from the installed metadata, so recording a version never imports the package.
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def provenance(config_section: Any, seeds: Any = None) -> dict[str, Any]:
-    """Describe how an output was made: config and its hash, seeds, versions, BLAS and git commit.
+    """Describe how an output was made: config and its hash, seeds, versions, BLAS, platform and git commit.
 
     It contains no timestamp, so byte comparisons of outputs stay meaningful.
     """
@@ -100,6 +115,9 @@ def provenance(config_section: Any, seeds: Any = None) -> dict[str, Any]:
         {key: pool.get(key) for key in ("internal_api", "version", "threading_layer", "architecture", "num_threads")}
         for pool in threadpool_info()
     ]
+    # threadpool_info() lists the loaded libraries in an order that varies between
+    # processes, so sort them to keep the record byte-identical from run to run.
+    blas.sort(key=lambda pool: json.dumps(pool, sort_keys=True))
     return {
         "config": config_section,
         "config_sha256": config_hash(config_section),
@@ -108,8 +126,22 @@ def provenance(config_section: Any, seeds: Any = None) -> dict[str, Any]:
             "python": platform.python_version(),
             "numpy": np.__version__,
             "scipy": scipy.__version__,
+            "pandas": _installed_version("pandas"),
+            "matplotlib": _installed_version("matplotlib"),
             "dspgd": dspgd.__version__,
         },
         "blas": blas,
+        "platform": {"machine": platform.machine(), "system": platform.system(), "libc": " ".join(platform.libc_ver())},
         "git_commit": _git_commit(),
     }
+
+
+def figure_provenance(snakemake: Any) -> dict[str, Any]:
+    """Describe a figure job: :func:`provenance` of its params plus the SHA-256 of every input file.
+
+    Input paths are stored relative to the working directory, so the record names
+    no machine-specific absolute path for files inside the repository.
+    """
+    record = provenance(dict(snakemake.params.items()))
+    record["inputs"] = {os.path.relpath(path): file_sha256(path) for path in sorted(snakemake.input)}
+    return record

@@ -6,9 +6,11 @@ fonts a machine has, and are saved without timestamps or version strings.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -20,7 +22,18 @@ import seaborn as sns  # noqa: E402
 
 from dspgd.io import atomic_path  # noqa: E402
 
-__all__ = ["FLOOR", "SYMMETRY_MARKERS", "apply_style", "clip_to_floor", "draw_floor", "palette", "save_figure"]
+__all__ = [
+    "FLOOR",
+    "SYMMETRY_MARKERS",
+    "apply_style",
+    "clip_to_floor",
+    "draw_floor",
+    "draw_median_band",
+    "draw_strip",
+    "palette",
+    "save_figure",
+    "strip_offsets",
+]
 
 #: Line on logarithmic axes where exact zeros and smaller values are drawn.
 FLOOR = 1e-17
@@ -42,6 +55,10 @@ _METADATA = {
     ".png": {"Software": None},
     ".svg": {"Date": None, "Creator": None},
 }
+
+
+#: Metadata field for a figure's provenance, per format.
+_PROVENANCE_KEY = {".pdf": "Subject", ".png": "Description", ".svg": "Description"}
 
 
 def apply_style() -> None:
@@ -85,12 +102,50 @@ def draw_floor(axis: plt.Axes, floor: float = FLOOR, label: str = "exact 0 / bel
     )
 
 
-def save_figure(figure: plt.Figure, paths: Iterable[str | os.PathLike[str]]) -> None:
-    """Save ``figure`` to every path (format from the suffix) without timestamps, atomically."""
+def strip_offsets(count: int, width: float = 0.6) -> np.ndarray:
+    """Return ``count`` evenly spread horizontal offsets in ``[-width/2, width/2]`` for a strip plot.
+
+    Used in place of random jitter, so a strip plot has the same bytes on every run.
+    """
+    if count <= 1:
+        return np.zeros(count)
+    return np.linspace(-width / 2, width / 2, count)
+
+
+def draw_strip(axis: plt.Axes, position: float, values: Sequence[float], **style: object) -> None:
+    """Scatter ``values`` around the horizontal ``position``, spread by :func:`strip_offsets`."""
+    values = np.asarray(values, dtype=np.float64)
+    axis.scatter(position + strip_offsets(values.size), values, **style)
+
+
+def draw_median_band(axis: plt.Axes, x: Sequence[float], y: Sequence[float], **style: object) -> None:
+    """Draw the median of ``y`` at each distinct ``x`` and a band from its minimum to its maximum.
+
+    The band spans the observed extremes rather than a bootstrap interval, so it needs no random numbers.
+    ``style`` goes to the median line; the band takes its colour.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    levels = np.unique(x)
+    groups = [y[x == level] for level in levels]
+    axis.plot(levels, [np.median(group) for group in groups], **style)
+    axis.fill_between(levels, [group.min() for group in groups], [group.max() for group in groups],
+                      color=style.get("color"), alpha=0.15, linewidth=0)
+
+
+def save_figure(
+    figure: plt.Figure, paths: Iterable[str | os.PathLike[str]], provenance: Mapping[str, Any] | None = None
+) -> None:
+    """Save ``figure`` to every path (format from the suffix) without timestamps, atomically.
+
+    ``provenance`` (for example :func:`dspgd.pipeline.figure_provenance`) is stored as
+    canonical JSON in the PDF ``Subject`` and the PNG and SVG ``Description`` fields.
+    """
+    text = None if provenance is None else json.dumps(provenance, sort_keys=True, separators=(",", ":"), default=str)
     for path in paths:
         suffix = Path(path).suffix
+        metadata = dict(_METADATA.get(suffix, {}))
+        if text is not None and suffix in _PROVENANCE_KEY:
+            metadata[_PROVENANCE_KEY[suffix]] = text
         with atomic_path(path) as temporary:
-            figure.savefig(
-                temporary, format=suffix.lstrip("."), metadata=_METADATA.get(suffix, {}), bbox_inches="tight"
-            )
+            figure.savefig(temporary, format=suffix.lstrip("."), metadata=metadata, bbox_inches="tight")
     plt.close(figure)

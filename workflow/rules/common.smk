@@ -1,5 +1,6 @@
 # Configuration loading and validation, output paths and input helpers.
 
+import ast
 import os
 import sys
 from pathlib import Path
@@ -42,9 +43,35 @@ def out(path):
     return os.path.join(OUTPUT_DIR, path) if OUTPUT_DIR else path
 
 
+def _imported_modules(file_name):
+    """File names of the dspgd modules that the library file ``file_name`` imports itself."""
+    imported = set()
+    for node in ast.walk(ast.parse((LIBRARY / file_name).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from dspgd import x` may name a submodule, `from dspgd.x import y` always does.
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "dspgd" and len(parts) > 1 and (LIBRARY / f"{parts[1]}.py").is_file():
+                imported.add(f"{parts[1]}.py")
+    return imported
+
+
 def library(*modules):
-    """Library modules a rule depends on; listed as inputs so editing them reruns the rule."""
-    return [str(LIBRARY / module) for module in ("__init__.py", "_batch.py", *modules)]
+    """Library files a rule depends on: ``modules``, the package's __init__.py and every dspgd
+    module they import, directly or in turn. Listed as inputs, so editing any of them reruns the rule."""
+    pending, closure = ["__init__.py", *modules], set()
+    while pending:
+        file_name = pending.pop()
+        if file_name not in closure:
+            closure.add(file_name)
+            pending.extend(_imported_modules(file_name))
+    # Relative paths keep Snakemake's recorded inputs valid when the repository is moved or copied.
+    return [os.path.relpath(LIBRARY / file_name) for file_name in sorted(closure)]
 
 
 def data_files(dataset):

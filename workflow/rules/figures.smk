@@ -7,7 +7,7 @@ rule figure_c1:
             run_file(config["figures"]["trajectory"]["experiment"], config["figures"]["trajectory"]["dataset"], label)
             for label in trajectory_labels()
         ],
-        library=library("plotting.py"),
+        library=library("plotting.py", "pipeline.py"),
     output:
         figure_outputs("c1_trajectories", "c1.rst"),
     params:
@@ -31,7 +31,7 @@ rule figure_c1:
 rule figure_c2:
     input:
         tables=claim_tables(),
-        library=library("plotting.py", "claims.py"),
+        library=library("plotting.py", "claims.py", "pipeline.py"),
     output:
         figure_outputs("c2_eta_dependence", "c2.rst"),
     log:
@@ -51,7 +51,7 @@ rule figure_c2:
 rule figure_c3:
     input:
         tables=claim_tables(),
-        library=library("plotting.py", "claims.py"),
+        library=library("plotting.py", "claims.py", "pipeline.py"),
     output:
         figure_outputs("c3_gd_limit", "c3.rst"),
     params:
@@ -73,7 +73,7 @@ rule figure_c3:
 rule figure_c4:
     input:
         tables=claim_tables(),
-        library=library("plotting.py"),
+        library=library("plotting.py", "pipeline.py"),
     output:
         figure_outputs("c4_rho", "c4.rst"),
     log:
@@ -93,7 +93,7 @@ rule figure_c4:
 rule figure_real_data:
     input:
         table=limit_table(config["figures"]["real"]["experiment"]),
-        library=library("plotting.py"),
+        library=library("plotting.py", "pipeline.py"),
     output:
         figure_outputs("real_data", "real_data.rst"),
     log:

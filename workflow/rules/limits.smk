@@ -5,7 +5,7 @@ rule limits:
     input:
         runs=lambda wildcards: [job["runs"] for job in run_jobs(wildcards.experiment)],
         data=lambda wildcards: sorted({path for job in run_jobs(wildcards.experiment) for path in job["data"]}),
-        library=library("experiments.py", "references.py", "io.py"),
+        library=library("experiments.py", "references.py", "io.py", "pipeline.py"),
     output:
         table=out("results/limits/{experiment}.csv"),
         provenance=out("results/limits/{experiment}.provenance.json"),

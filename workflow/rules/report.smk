@@ -5,7 +5,7 @@ rule claims:
     input:
         tables=claim_tables(),
         figures=all_figures(),
-        library=library("claims.py", "pipeline.py"),
+        library=library("claims.py", "io.py", "pipeline.py"),
     output:
         claims=out("results/claims.json"),
         table=report(out("results/claims.md"), caption="../report/claims.rst", category="Claims"),

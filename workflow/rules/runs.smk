@@ -5,7 +5,9 @@
 rule run:
     input:
         data=lambda wildcards: data_files(wildcards.dataset),
-        library=library("solver.py", "preconditioners.py", "losses.py", "references.py", "experiments.py", "io.py"),
+        library=library(
+            "solver.py", "preconditioners.py", "losses.py", "references.py", "experiments.py", "io.py", "pipeline.py"
+        ),
     output:
         out("results/runs/{experiment}/{dataset}/{preconditioner}.npz"),
     params:
