@@ -1,4 +1,10 @@
-"""Rule `claims`: write the verdict of every claim to results/claims.json and results/claims.md."""
+"""Rule `claims`: write the verdict of every claim to results/claims.json and results/claims.md.
+
+The extension claims E1-E4, when configured, are read from rule `extension_claims` and follow C1-C4.
+"""
+
+import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -10,6 +16,8 @@ logger = start_job(snakemake, "claims")
 params = snakemake.params
 table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
 claims = evaluate_claims(table, params.settings, params.tol, params.figures)
+for path in snakemake.input.extensions:
+    claims += json.loads(Path(path).read_text())["claims"]
 
 record = provenance(params.section, params.section["seed"])
 write_json(snakemake.output.claims, {"claims": claims, "provenance": record})

@@ -1,10 +1,12 @@
-# Stage 5: verdict of every claim, as JSON and as a Markdown table.
+# Stage 5: verdict of every claim, as JSON and as a Markdown table; the extension
+# claims E1-E4, when configured, come from rule extension_claims.
 
 
 rule claims:
     input:
         tables=claim_tables(),
         figures=all_figures(),
+        extensions=extension_claims(),
         library=library("claims.py", "io.py", "pipeline.py"),
     output:
         claims=out("results/claims.json"),

@@ -1,0 +1,173 @@
+# Extensions beyond the paper (docs/extensions.md): per-run extension tables, the
+# verdicts of E1-E4 and their figures. Every output is labelled as an extension.
+# Nothing here runs unless the config has a claims.extensions section.
+
+EXTENSIONS = config["claims"].get("extensions")
+EXTENSION_FIGURES = {
+    "E1": "e1_left_invariance",
+    "E2": "e2_quadratic",
+    "E3": "e3_bounded_curvature",
+    "E4": "e4_boundary",
+}
+DEPENDENCE = config["figures"].get("dependence")
+
+
+def extension_table(experiment):
+    return out(f"results/extensions/tables/{experiment}.csv")
+
+
+def claim_experiments(*claim_ids):
+    """Experiments behind the given extension claims, each once, in config order."""
+    names = [name for claim_id in claim_ids for name in EXTENSIONS[claim_id]["experiments"]]
+    return list(dict.fromkeys(names))
+
+
+def extension_tables(*claim_ids):
+    return [extension_table(experiment) for experiment in claim_experiments(*claim_ids)]
+
+
+def extension_figures():
+    if not EXTENSIONS:
+        return []
+    names = list(EXTENSION_FIGURES.values()) + (["rho_dependence"] if DEPENDENCE else [])
+    return [path for name in names for path in figure_files(name)]
+
+
+def extension_claims():
+    return [out("results/extensions/claims.json")] if EXTENSIONS else []
+
+
+def extension_figure_outputs(name, caption):
+    return [report(path, caption=f"../report/{caption}", category="Extensions") for path in figure_files(name)]
+
+
+rule extension_table:
+    input:
+        limits=lambda wildcards: limit_table(wildcards.experiment),
+        runs=lambda wildcards: [job["runs"] for job in run_jobs(wildcards.experiment)],
+        data=lambda wildcards: sorted({path for job in run_jobs(wildcards.experiment) for path in job["data"]}),
+        library=library("extension_tables.py", "experiments.py", "references.py", "io.py"),
+    output:
+        table=out("results/extensions/tables/{experiment}.csv"),
+    params:
+        preconditioners=lambda wildcards: config["experiments"][wildcards.experiment]["preconditioners"],
+        datasets=lambda wildcards: {
+            name: {"spec": config["datasets"][name], "data": data_files(name)}
+            for name in config["experiments"][wildcards.experiment]["datasets"]
+        },
+    log:
+        out("logs/extensions/tables/{experiment}.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/extension_table.py"
+
+
+if EXTENSIONS:
+
+    rule extension_claims:
+        input:
+            tables=extension_tables("E1", "E2", "E3", "E4"),
+            library=library("extensions.py", "extension_tables.py", "claims.py"),
+        output:
+            claims=out("results/extensions/claims.json"),
+        params:
+            experiments=claim_experiments("E1", "E2", "E3", "E4"),
+            settings=config["claims"],
+            figures={claim_id: figure_files(name) for claim_id, name in EXTENSION_FIGURES.items()},
+        log:
+            out("logs/extensions/claims.log"),
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=5,
+        script:
+            "../../scripts/evaluate_extensions.py"
+
+    rule figure_e1:
+        input:
+            tables=extension_tables("E1"),
+            library=library("plotting.py", "claims.py"),
+        output:
+            extension_figure_outputs(EXTENSION_FIGURES["E1"], "e1.rst"),
+        params:
+            machine_precision=config["claims"]["machine_precision"],
+            spread_factor=config["claims"]["spread_factor"],
+        log:
+            out("logs/figures/e1_left_invariance.log"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        script:
+            "../../scripts/figures/e1_left_invariance.py"
+
+    rule figure_e2:
+        input:
+            tables=extension_tables("E2"),
+            library=library("plotting.py"),
+        output:
+            extension_figure_outputs(EXTENSION_FIGURES["E2"], "e2.rst"),
+        params:
+            machine_precision=config["claims"]["machine_precision"],
+        log:
+            out("logs/figures/e2_quadratic.log"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        script:
+            "../../scripts/figures/e2_quadratic.py"
+
+    rule figure_e3:
+        input:
+            tables=extension_tables("E3"),
+            library=library("plotting.py"),
+        output:
+            extension_figure_outputs(EXTENSION_FIGURES["E3"], "e3.rst"),
+        log:
+            out("logs/figures/e3_bounded_curvature.log"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        script:
+            "../../scripts/figures/e3_bounded_curvature.py"
+
+    rule figure_e4:
+        input:
+            tables=extension_tables("E4"),
+            runs=[job["runs"] for experiment in claim_experiments("E4") for job in run_jobs(experiment)],
+            library=library("plotting.py", "extensions.py", "io.py"),
+        output:
+            extension_figure_outputs(EXTENSION_FIGURES["E4"], "e4.rst"),
+        log:
+            out("logs/figures/e4_boundary.log"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        script:
+            "../../scripts/figures/e4_boundary.py"
+
+
+if EXTENSIONS and DEPENDENCE:
+
+    rule figure_rho_dependence:
+        input:
+            tables=[extension_table(experiment) for experiment in DEPENDENCE["experiments"]],
+            library=library("plotting.py"),
+        output:
+            extension_figure_outputs("rho_dependence", "rho_dependence.rst"),
+        params:
+            labels=DEPENDENCE["labels"],
+        log:
+            out("logs/figures/rho_dependence.log"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        script:
+            "../../scripts/figures/rho_dependence.py"
