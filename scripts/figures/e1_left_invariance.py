@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from dspgd.claims import numerical_floor
-from dspgd.pipeline import start_job
+from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import SYMMETRY_MARKERS, TEXT_WIDTH, apply_style, clip_to_floor, draw_floor, save_figure
 
 logger = start_job(snakemake, "figure E1")
@@ -24,7 +24,7 @@ order = runs.sort_values(["symmetry", "preconditioner"])["preconditioner"].uniqu
 
 figure, (left, right) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.0), gridspec_kw={"width_ratios": [1.2, 1.0]})
 sns.stripplot(data=runs, x="preconditioner", y="dist_gd_drawn", hue="symmetry", order=order, ax=left, size=2,
-              jitter=0.3, palette="colorblind", log_scale=True)
+              jitter=False, alpha=0.5, palette="colorblind", log_scale=True)
 left.set_xlabel("")
 left.set_ylabel(r"$\|W_\infty - W_{GD}\| / \|W_{GD} - W_0\|$")
 plt.setp(left.get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")
@@ -51,5 +51,5 @@ left.annotate("control must exceed", (0.01, threshold_control), xycoords=("axes 
               fontsize=6)
 figure.subplots_adjust(wspace=0.35)
 figure.suptitle("E1 (extension): left-orthogonal invariance keeps the gradient descent limit", y=1.02)
-save_figure(figure, snakemake.output)
+save_figure(figure, snakemake.output, figure_provenance(snakemake))
 logger.info("wrote %s", list(snakemake.output))

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dspgd.pipeline import start_job
+from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import TEXT_WIDTH, apply_style, clip_to_floor, draw_floor, palette, save_figure
 
 logger = start_job(snakemake, "figure E2")
@@ -45,5 +45,5 @@ right.set_xlabel(r"$\sqrt{\max D / \min D}$")
 right.set_ylabel(r"largest $\rho$")
 right.legend(loc="upper left", frameon=False)
 figure.suptitle("E2 (extension): diagonal quadratic, closed-form limit for every $\\eta$ and $\\rho$ bound", y=1.02)
-save_figure(figure, snakemake.output)
+save_figure(figure, snakemake.output, figure_provenance(snakemake))
 logger.info("wrote %s", list(snakemake.output))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from dspgd.pipeline import start_job
+from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import TEXT_WIDTH, apply_style, palette, save_figure
 
 logger = start_job(snakemake, "figure E3")
@@ -34,7 +34,7 @@ left.set_xlabel(r"$\sqrt{L_K / \mu}$")
 left.set_ylabel(r"$\rho$")
 left.legend(loc="upper left", frameon=False, fontsize=6)
 
-sns.stripplot(data=runs, x="preconditioner", y="ratio", hue="family", order=order, ax=right, size=2, jitter=0.3,
+sns.stripplot(data=runs, x="preconditioner", y="ratio", hue="family", order=order, ax=right, size=2, jitter=False, alpha=0.5,
               palette=colours, legend=False)
 worst = runs.loc[runs["ratio"].idxmax()]
 right.plot(order.index(worst["preconditioner"]), worst["ratio"], marker="*", color="black", markersize=8, zorder=5)
@@ -45,5 +45,5 @@ right.set_xlabel("")
 right.set_ylabel(r"$\rho / \sqrt{L_K / \mu}$")
 right.tick_params(axis="x", rotation=60, labelsize=5)
 figure.suptitle(r"E3 (extension, conjecture): $\rho \leq \sqrt{L_K/\mu}$ measured over random data sets", y=1.02)
-save_figure(figure, snakemake.output)
+save_figure(figure, snakemake.output, figure_provenance(snakemake))
 logger.info("wrote %s; largest ratio %.4f", list(snakemake.output), worst["ratio"])

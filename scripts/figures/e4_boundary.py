@@ -14,7 +14,7 @@ from matplotlib.ticker import NullFormatter
 
 from dspgd.extensions import SMOOTHED_COUNTERPARTS, boundary_prediction
 from dspgd.io import load_npz
-from dspgd.pipeline import start_job
+from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import TEXT_WIDTH, apply_style, palette, save_figure
 
 logger = start_job(snakemake, "figure E4")
@@ -91,5 +91,5 @@ right.set_title("smoothed variants (median, range)")
 right.legend(loc="upper right", frameon=False, fontsize=5)
 figure.suptitle("E4 (extension): non-smooth $K$ at a constant step, outside the assumptions", y=1.03)
 figure.tight_layout()
-save_figure(figure, snakemake.output)
+save_figure(figure, snakemake.output, figure_provenance(snakemake))
 logger.info("wrote %s", list(snakemake.output))

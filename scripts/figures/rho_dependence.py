@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import NullFormatter
 
-from dspgd.pipeline import start_job
+from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import TEXT_WIDTH, apply_style, palette, save_figure
 
 logger = start_job(snakemake, "figure rho dependence")
@@ -67,5 +67,5 @@ axes[0].legend(loc="upper left", bbox_to_anchor=(0.0, -0.32), ncol=3, frameon=Fa
 axes[3].legend(loc="upper left", bbox_to_anchor=(-0.6, -0.32), ncol=2, frameon=False, fontsize=5,
                title="panel 4: family", title_fontsize=5)
 figure.suptitle("Extension: largest $\\rho$ against the problem and preconditioner settings", y=1.02)
-save_figure(figure, snakemake.output)
+save_figure(figure, snakemake.output, figure_provenance(snakemake))
 logger.info("wrote %s", list(snakemake.output))

@@ -62,8 +62,9 @@ def _imported_modules(file_name):
 
 
 def library(*modules):
-    """Library files a rule depends on: ``modules``, the package's __init__.py and every dspgd
-    module they import, directly or in turn. Listed as inputs, so editing any of them reruns the rule."""
+    """List ``modules`` with the package's __init__.py and every dspgd module they import, in turn.
+
+    As inputs of a rule, these files make any edit to the library code it uses rerun its jobs."""
     pending, closure = ["__init__.py", *modules], set()
     while pending:
         file_name = pending.pop()
@@ -135,3 +136,44 @@ def trajectory_labels():
 
 def figure_outputs(name, caption):
     return [report(path, caption=f"../report/{caption}", category="Claims") for path in figure_files(name)]
+
+
+# Extension claims E1-E4 (workflow/rules/extensions.smk); empty unless the config has
+# a claims.extensions section.
+EXTENSIONS = config["claims"].get("extensions")
+EXTENSION_FIGURES = {
+    "E1": "e1_left_invariance",
+    "E2": "e2_quadratic",
+    "E3": "e3_bounded_curvature",
+    "E4": "e4_boundary",
+}
+DEPENDENCE = config["figures"].get("dependence")
+
+
+def extension_table(experiment):
+    return out(f"results/extensions/tables/{experiment}.csv")
+
+
+def claim_experiments(*claim_ids):
+    """Experiments behind the given extension claims, each once, in config order."""
+    names = [name for claim_id in claim_ids for name in EXTENSIONS[claim_id]["experiments"]]
+    return list(dict.fromkeys(names))
+
+
+def extension_tables(*claim_ids):
+    return [extension_table(experiment) for experiment in claim_experiments(*claim_ids)]
+
+
+def extension_figures():
+    if not EXTENSIONS:
+        return []
+    names = list(EXTENSION_FIGURES.values()) + (["rho_dependence"] if DEPENDENCE else [])
+    return [path for name in names for path in figure_files(name)]
+
+
+def extension_claims():
+    return [out("results/extensions/claims.json")] if EXTENSIONS else []
+
+
+def extension_figure_outputs(name, caption):
+    return [report(path, caption=f"../report/{caption}", category="Extensions") for path in figure_files(name)]

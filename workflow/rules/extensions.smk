@@ -2,44 +2,6 @@
 # verdicts of E1-E4 and their figures. Every output is labelled as an extension.
 # Nothing here runs unless the config has a claims.extensions section.
 
-EXTENSIONS = config["claims"].get("extensions")
-EXTENSION_FIGURES = {
-    "E1": "e1_left_invariance",
-    "E2": "e2_quadratic",
-    "E3": "e3_bounded_curvature",
-    "E4": "e4_boundary",
-}
-DEPENDENCE = config["figures"].get("dependence")
-
-
-def extension_table(experiment):
-    return out(f"results/extensions/tables/{experiment}.csv")
-
-
-def claim_experiments(*claim_ids):
-    """Experiments behind the given extension claims, each once, in config order."""
-    names = [name for claim_id in claim_ids for name in EXTENSIONS[claim_id]["experiments"]]
-    return list(dict.fromkeys(names))
-
-
-def extension_tables(*claim_ids):
-    return [extension_table(experiment) for experiment in claim_experiments(*claim_ids)]
-
-
-def extension_figures():
-    if not EXTENSIONS:
-        return []
-    names = list(EXTENSION_FIGURES.values()) + (["rho_dependence"] if DEPENDENCE else [])
-    return [path for name in names for path in figure_files(name)]
-
-
-def extension_claims():
-    return [out("results/extensions/claims.json")] if EXTENSIONS else []
-
-
-def extension_figure_outputs(name, caption):
-    return [report(path, caption=f"../report/{caption}", category="Extensions") for path in figure_files(name)]
-
 
 rule extension_table:
     input:
@@ -57,7 +19,11 @@ rule extension_table:
         },
     log:
         out("logs/extensions/tables/{experiment}.log"),
+    benchmark:
+        out("logs/benchmarks/extensions/tables/{experiment}.tsv")
     threads: 1
+    conda:
+        "../../environment.yml"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -79,7 +45,11 @@ if EXTENSIONS:
             figures={claim_id: figure_files(name) for claim_id, name in EXTENSION_FIGURES.items()},
         log:
             out("logs/extensions/claims.log"),
+        benchmark:
+            out("logs/benchmarks/extensions/claims.tsv")
         threads: 1
+        conda:
+            "../../environment.yml"
         resources:
             mem_mb=2000,
             runtime=5,
@@ -97,7 +67,11 @@ if EXTENSIONS:
             spread_factor=config["claims"]["spread_factor"],
         log:
             out("logs/figures/e1_left_invariance.log"),
+        benchmark:
+            out("logs/benchmarks/figures/e1_left_invariance.tsv")
         threads: 1
+        conda:
+            "../../environment.yml"
         resources:
             mem_mb=1000,
             runtime=5,
@@ -114,7 +88,11 @@ if EXTENSIONS:
             machine_precision=config["claims"]["machine_precision"],
         log:
             out("logs/figures/e2_quadratic.log"),
+        benchmark:
+            out("logs/benchmarks/figures/e2_quadratic.tsv")
         threads: 1
+        conda:
+            "../../environment.yml"
         resources:
             mem_mb=1000,
             runtime=5,
@@ -129,7 +107,11 @@ if EXTENSIONS:
             extension_figure_outputs(EXTENSION_FIGURES["E3"], "e3.rst"),
         log:
             out("logs/figures/e3_bounded_curvature.log"),
+        benchmark:
+            out("logs/benchmarks/figures/e3_bounded_curvature.tsv")
         threads: 1
+        conda:
+            "../../environment.yml"
         resources:
             mem_mb=1000,
             runtime=5,
@@ -145,7 +127,11 @@ if EXTENSIONS:
             extension_figure_outputs(EXTENSION_FIGURES["E4"], "e4.rst"),
         log:
             out("logs/figures/e4_boundary.log"),
+        benchmark:
+            out("logs/benchmarks/figures/e4_boundary.tsv")
         threads: 1
+        conda:
+            "../../environment.yml"
         resources:
             mem_mb=1000,
             runtime=5,
@@ -165,7 +151,11 @@ if EXTENSIONS and DEPENDENCE:
             labels=DEPENDENCE["labels"],
         log:
             out("logs/figures/rho_dependence.log"),
+        benchmark:
+            out("logs/benchmarks/figures/rho_dependence.tsv")
         threads: 1
+        conda:
+            "../../environment.yml"
         resources:
             mem_mb=1000,
             runtime=5,
