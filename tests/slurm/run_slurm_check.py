@@ -298,9 +298,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
     parser.add_argument(
         "--exclude",
-        default=env("SLURM_CHECK_EXCLUDE", ""),
+        default=env("SLURM_CHECK_EXCLUDE", "logs/* */logs/*"),
         help="space-separated globs of written files to leave out of the comparison, relative to the run "
-        "directory, for example 'logs/* benchmarks/*' (env SLURM_CHECK_EXCLUDE)",
+        "directory; the default leaves out log and benchmark files, whose lines carry times "
+        "(env SLURM_CHECK_EXCLUDE)",
     )
     parser.add_argument(
         "--timeout",
