@@ -214,7 +214,9 @@ def run_batch(
 
     # Working arrays in (rows, runs, k) layout, restricted to the active runs.
     active = np.arange(m)
-    W = np.ascontiguousarray(W0_runs.transpose(1, 0, 2))
+    # A copy even when the transpose is already contiguous (m = 1): W is updated in place
+    # and must never alias the caller's W0.
+    W = W0_runs.transpose(1, 0, 2).copy()
     work = {
         "Y": np.ascontiguousarray(Y_runs.transpose(1, 0, 2)),
         "W0": np.ascontiguousarray(W0_runs.transpose(1, 0, 2)),
