@@ -73,7 +73,11 @@ class Preconditioner:
         raise NotImplementedError
 
     def gradient(self, G: Array) -> Array:
-        """Return ``grad K(G)``, an array of the same shape as ``G``."""
+        """Return ``grad K(G)``, an array of the same shape as ``G``.
+
+        The caller may overwrite the result, so return a new array or a view of
+        ``G``, never an array that the family keeps.
+        """
         raise NotImplementedError
 
     def curvature_at_zero(self) -> float | Array:
