@@ -158,6 +158,18 @@ def _scale_by_step_size(direction: Array, eta_runs: Array) -> Array:
     return direction * eta_runs
 
 
+def _distances(W: Array, references: Array, active: Array) -> Array:
+    """Frobenius distance from each active run of ``W`` to its reference.
+
+    ``W`` has shape ``(d, m_active, k)`` and ``references`` shape ``(m, d, k)``
+    for all runs; only the active ones are copied.
+    """
+    reference = references.transpose(1, 0, 2)
+    if active.size != references.shape[0]:
+        reference = reference[:, active, :]
+    return _column_norms(W - reference)
+
+
 class _Recorder:
     """Collects trajectory samples and final values, indexed by original run number."""
 
@@ -227,25 +239,26 @@ def run_batch(
         raise ValueError("Y is zero for some run, so the relative residual ||XW - Y|| / ||Y|| is undefined")
 
     W_gd = W0_runs + space.min_norm_solution(Y_runs - X @ W0_runs)
-    step_scale = np.sqrt(np.einsum("mdk,mdk->m", W_gd - W0_runs, W_gd - W0_runs))
+    displacement = W_gd - W0_runs
+    step_scale = np.sqrt(np.einsum("mdk,mdk->m", displacement, displacement))
     step_scale = np.maximum(step_scale, np.finfo(float).tiny)
+    del displacement
 
-    # Working arrays in (rows, runs, k) layout, restricted to the active runs.
+    # Working arrays in (rows, runs, k) layout, restricted to the active runs. W0 and
+    # W_gd stay in (m, d, k) layout and are read only at sampled iterations, so they
+    # get no working copies: peak memory is about four batches of iterates (W, W_gd,
+    # the gradient and the direction) plus the data.
     active = np.arange(m)
     # A copy even when the transpose is already contiguous (m = 1): W is updated in place
     # and must never alias the caller's W0.
     W = W0_runs.transpose(1, 0, 2).copy()
-    work = {
-        "Y": np.ascontiguousarray(Y_runs.transpose(1, 0, 2)),
-        "W0": np.ascontiguousarray(W0_runs.transpose(1, 0, 2)),
-        "W_gd": np.ascontiguousarray(W_gd.transpose(1, 0, 2)),
-    }
+    work = {"Y": np.ascontiguousarray(Y_runs.transpose(1, 0, 2))}
     run_values = {"eta": eta, "label_norm": label_norms, "step_scale": step_scale}
     active_preconditioner = preconditioner
 
     status = np.full(m, MAX_ITER, dtype=object)
     iterations = np.full(m, options.max_iter, dtype=np.int64)
-    final_W = np.full((m, d, k), np.nan)
+    finished_W: list[tuple[Array, Array]] = []
     final_residual = np.full(m, np.nan)
     initial_residual = np.ones(m)
 
@@ -260,12 +273,13 @@ def run_batch(
         iterations[runs] = t
         final_residual[runs] = residual[mask]
         if label != DIVERGED:
-            final_W[runs] = W[:, mask, :].transpose(1, 0, 2)
+            finished_W.append((runs, W[:, mask, :]))
         keep = ~mask
         W = np.ascontiguousarray(W[:, keep, :])
         for name in work:
             work[name] = np.ascontiguousarray(work[name][:, keep, :])
-        active_preconditioner = active_preconditioner.select(np.flatnonzero(keep)) if np.any(keep) else active_preconditioner
+        if np.any(keep):
+            active_preconditioner = active_preconditioner.select(np.flatnonzero(keep))
         active = active[keep]
 
     # Both products write into buffers kept while the active set is unchanged. Allocating
@@ -295,8 +309,8 @@ def run_batch(
                         {
                             "relative_residual": residual,
                             "loss": loss.value(R.transpose(1, 0, 2)),
-                            "gd": _column_norms(W - work["W_gd"]),
-                            "start": _column_norms(W - work["W0"]),
+                            "gd": _distances(W, W_gd, active),
+                            "start": _distances(W, W0_runs, active),
                         },
                         W,
                     )
@@ -330,6 +344,10 @@ def run_batch(
                 stopped = done | bad
                 if np.any(stopped):
                     step = step[:, ~stopped, :]
+                    # Release the gradient buffer before retire() copies W; the next
+                    # iteration allocates buffers for the smaller batch anyway.
+                    del G, G_columns
+                    gradient_buffer = np.empty((0, 0))
                     if np.any(bad):
                         retire(bad, DIVERGED, t, residual)
                         residual, done = residual[~bad], done[~bad]
@@ -351,6 +369,11 @@ def run_batch(
             # Free the step before the next direction is allocated, so the allocator reuses its memory.
             del step
             t += 1
+
+    final_W = np.full((m, d, k), np.nan)
+    for runs, finished in finished_W:
+        final_W[runs] = finished.transpose(1, 0, 2)
+    finished_W.clear()
 
     trajectory = Trajectory(
         iteration=sampled,
