@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 import dspgd
 from measure import iteration_and_bound, products_of_one_iteration
@@ -71,8 +71,11 @@ def plot_scaling(scaling: dict[str, Any], path: Path) -> None:
         axis.loglog(x, solver[-1] * x / x[-1], ":", color="gray", label=r"$\propto n\,d\,k\,m$")
         axis.set_xticks(x, [f"{value:g}" for value in x])
         axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         axis.set_xlabel(variable)
-        axis.set_ylabel("ms per iteration")
+        axis.set_ylabel("wall-clock ms per iteration")
         axis.set_title(fixed, fontsize=10)
         axis.legend(fontsize=8)
     # No Software entry, so the PNG bytes depend only on the measured numbers.
