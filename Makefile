@@ -74,9 +74,12 @@ baseline: quick
 	cp $(QUICK_DIR)/figures/*.png tests/baseline/
 	$(BIN)/python -m dspgd.reference environment $(QUICK_DIR) tests/baseline/environment.json
 
-## bench: solver benchmarks; prints a table and writes benchmarks/results.json
+## bench: solver benchmarks; prints a table, writes benchmarks/results.json and benchmarks/scaling.png
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, where a machine sets them, force an older and
+# slower OpenBLAS kernel; they are unset for this command only, and results.json records
+# the kernel that ran.
 bench: $(STAMP) $(TORCH)
-	$(BIN)/python benchmarks/bench_solver.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_solver.py --scaling
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests benchmarks

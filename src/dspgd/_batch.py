@@ -81,6 +81,40 @@ def select_runs(obj: T, index: Array) -> T:
     return dataclasses.replace(obj, **changes) if changes else obj  # type: ignore[type-var]
 
 
+def _rows_first(G: Array) -> Array | None:
+    """Return the C-contiguous ``(d, m, k)`` array whose transposed view is ``G``, or None.
+
+    The solver stores a batch in that layout, so that both products with ``X``
+    are single matrix products, and passes the families the ``(m, d, k)`` view.
+    """
+    if G.ndim != 3:
+        return None
+    rows_first = G.transpose(1, 0, 2)
+    return rows_first if rows_first.flags.c_contiguous else None
+
+
 def frobenius(G: Array, keepdims: bool = False) -> Array:
     """Frobenius norm over the last two axes: ``||G||_F`` per run."""
-    return np.sqrt(np.sum(G * G, axis=(-2, -1), keepdims=keepdims))
+    rows_first = _rows_first(G)
+    if rows_first is None:
+        return np.sqrt(np.sum(G * G, axis=(-2, -1), keepdims=keepdims))
+    # Column sums of the (d, m k) matrix first, then the k sums of each run: the same
+    # terms in another order, about 10x faster at m=64, d=200, k=5 than a reduction
+    # over two strided axes.
+    d, m, k = rows_first.shape
+    columns = rows_first.reshape(d, m * k)
+    norms = np.sqrt(np.einsum("ij,ij->j", columns, columns).reshape(m, k).sum(axis=1))
+    return norms[:, None, None] if keepdims else norms
+
+
+def scale_runs(G: Array, factor: float | Array) -> Array:
+    """Return ``G * factor`` for a scalar factor or one factor per run, of shape ``(m, 1, 1)``."""
+    factor = np.asarray(factor)
+    rows_first = _rows_first(G)
+    if rows_first is None or factor.size == 1:
+        return G * factor
+    # Repeating each factor k times lets numpy's inner loop run over all m k columns
+    # instead of k entries at a time; the products are the same.
+    d, m, k = rows_first.shape
+    per_column = np.repeat(factor.reshape(m, 1), k, axis=1)
+    return (rows_first * per_column).transpose(1, 0, 2)

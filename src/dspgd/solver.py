@@ -137,8 +137,38 @@ def _as_batch(array: Array, m: int, shape: tuple[int, int], label: str) -> Array
 
 
 def _column_norms(A: Array) -> Array:
-    """Frobenius norm of each run of a ``(rows, m, k)`` array."""
-    return np.sqrt(np.einsum("imk,imk->m", A, A))
+    """Frobenius norm of each run of a C-contiguous ``(rows, m, k)`` array."""
+    rows, m, k = A.shape
+    columns = A.reshape(rows, m * k)
+    # Column sums first: the inner loop then spans all m k columns (about 3x faster
+    # than "imk,imk->m" at m k = 320), and the order of the additions changes only rounding.
+    return np.sqrt(np.einsum("ij,ij->j", columns, columns).reshape(m, k).sum(axis=1))
+
+
+def _scale_by_step_size(direction: Array, eta_runs: Array) -> Array:
+    """Return ``eta * direction`` for a ``(d, m, k)`` direction, in place when it is writeable.
+
+    ``eta_runs`` has shape ``(m, k)``, each run's step size repeated ``k``
+    times, so for a C-contiguous direction numpy's inner loop spans all
+    ``m k`` columns; broadcasting ``eta[None, :, None]`` instead runs it over
+    only ``k`` entries at a time. Overwriting the preconditioner's output is
+    allowed by the :meth:`~dspgd.preconditioners.Preconditioner.gradient` contract.
+    """
+    if direction.flags.writeable:
+        return np.multiply(direction, eta_runs, out=direction)
+    return direction * eta_runs
+
+
+def _distances(W: Array, references: Array, active: Array) -> Array:
+    """Frobenius distance from each active run of ``W`` to its reference.
+
+    ``W`` has shape ``(d, m_active, k)`` and ``references`` shape ``(m, d, k)``
+    for all runs; only the active ones are copied.
+    """
+    reference = references.transpose(1, 0, 2)
+    if active.size != references.shape[0]:
+        reference = reference[:, active, :]
+    return _column_norms(W - reference)
 
 
 class _Recorder:
@@ -210,25 +240,26 @@ def run_batch(
         raise ValueError("Y is zero for some run, so the relative residual ||XW - Y|| / ||Y|| is undefined")
 
     W_gd = W0_runs + space.min_norm_solution(Y_runs - X @ W0_runs)
-    step_scale = np.sqrt(np.einsum("mdk,mdk->m", W_gd - W0_runs, W_gd - W0_runs))
+    displacement = W_gd - W0_runs
+    step_scale = np.sqrt(np.einsum("mdk,mdk->m", displacement, displacement))
     step_scale = np.maximum(step_scale, np.finfo(float).tiny)
+    del displacement
 
-    # Working arrays in (rows, runs, k) layout, restricted to the active runs.
+    # Working arrays in (rows, runs, k) layout, restricted to the active runs. W0 and
+    # W_gd stay in (m, d, k) layout and are read only at sampled iterations, so they
+    # get no working copies: peak memory is about four batches of iterates (W, W_gd,
+    # the gradient and the direction) plus the data.
     active = np.arange(m)
-    # A copy, never a view: W is updated in place, and W0 may be a read-only
-    # broadcast or a caller's array that is already contiguous in this layout.
+    # A copy even when the transpose is already contiguous (m = 1): W is updated in place
+    # and must never alias the caller's W0.
     W = W0_runs.transpose(1, 0, 2).copy()
-    work = {
-        "Y": np.ascontiguousarray(Y_runs.transpose(1, 0, 2)),
-        "W0": np.ascontiguousarray(W0_runs.transpose(1, 0, 2)),
-        "W_gd": np.ascontiguousarray(W_gd.transpose(1, 0, 2)),
-    }
+    work = {"Y": np.ascontiguousarray(Y_runs.transpose(1, 0, 2))}
     run_values = {"eta": eta, "label_norm": label_norms, "step_scale": step_scale}
     active_preconditioner = preconditioner
 
     status = np.full(m, MAX_ITER, dtype=object)
     iterations = np.full(m, options.max_iter, dtype=np.int64)
-    final_W = np.full((m, d, k), np.nan)
+    finished_W: list[tuple[Array, Array]] = []
     final_residual = np.full(m, np.nan)
     initial_residual = np.ones(m)
 
@@ -243,19 +274,30 @@ def run_batch(
         iterations[runs] = t
         final_residual[runs] = residual[mask]
         if label != DIVERGED:
-            final_W[runs] = W[:, mask, :].transpose(1, 0, 2)
+            finished_W.append((runs, W[:, mask, :]))
         keep = ~mask
         W = np.ascontiguousarray(W[:, keep, :])
         for name in work:
             work[name] = np.ascontiguousarray(work[name][:, keep, :])
-        active_preconditioner = active_preconditioner.select(np.flatnonzero(keep)) if np.any(keep) else active_preconditioner
+        if np.any(keep):
+            active_preconditioner = active_preconditioner.select(np.flatnonzero(keep))
         active = active[keep]
+
+    # Both products write into buffers kept while the active set is unchanged. Allocating
+    # arrays of this size anew every iteration made an iteration about 1.4x slower at
+    # n=50, d=200, k=5, m=64, because glibc maps and unmaps such blocks and page faults refill them.
+    residual_buffer = gradient_buffer = eta_runs = np.empty((0, 0))
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         t = 0
         while active.size:
             m_active = active.size
-            R = (X @ W.reshape(d, -1)).reshape(n, m_active, k) - work["Y"]
+            if eta_runs.shape[0] != m_active:
+                residual_buffer = np.empty((n, m_active * k))
+                gradient_buffer = np.empty((d, m_active * k))
+                eta_runs = np.repeat(run_values["eta"][active][:, None], k, axis=1)
+            R = np.matmul(X, W.reshape(d, -1), out=residual_buffer).reshape(n, m_active, k)
+            R -= work["Y"]
             is_check = t % options.check_every == 0 or t in sample_row or t == options.max_iter
             if is_check:
                 residual = _column_norms(R) / run_values["label_norm"][active]
@@ -268,8 +310,8 @@ def run_batch(
                         {
                             "relative_residual": residual,
                             "loss": loss.value(R.transpose(1, 0, 2)),
-                            "gd": _column_norms(W - work["W_gd"]),
-                            "start": _column_norms(W - work["W0"]),
+                            "gd": _distances(W, W_gd, active),
+                            "start": _distances(W, W0_runs, active),
                         },
                         W,
                     )
@@ -283,7 +325,8 @@ def run_batch(
                         retire(np.ones(active.size, dtype=bool), MAX_ITER, t, residual)
                     break
 
-            G = (X.T @ loss.gradient(R).reshape(n, -1)).reshape(d, m_active, k).transpose(1, 0, 2)
+            G_columns = np.matmul(X.T, loss.gradient(R).reshape(n, -1), out=gradient_buffer)
+            G = G_columns.reshape(d, m_active, k).transpose(1, 0, 2)
             try:
                 direction = active_preconditioner.gradient(G)
             except np.linalg.LinAlgError:
@@ -295,7 +338,8 @@ def run_batch(
                     raise
                 retire(broken, DIVERGED, t, np.full(m_active, np.nan))
                 continue
-            step = direction.transpose(1, 0, 2) * run_values["eta"][active][None, :, None]
+            step = _scale_by_step_size(direction.transpose(1, 0, 2), eta_runs)
+            del direction
 
             if is_check:
                 step_size = _column_norms(step) / run_values["step_scale"][active]
@@ -303,6 +347,10 @@ def run_batch(
                 stopped = done | bad
                 if np.any(stopped):
                     step = step[:, ~stopped, :]
+                    # Release the gradient buffer before retire() copies W; the next
+                    # iteration allocates buffers for the smaller batch anyway.
+                    del G, G_columns
+                    gradient_buffer = np.empty((0, 0))
                     if np.any(bad):
                         retire(bad, DIVERGED, t, residual)
                         residual, done = residual[~bad], done[~bad]
@@ -321,7 +369,14 @@ def run_batch(
                     )
 
             W -= step
+            # Free the step before the next direction is allocated, so the allocator reuses its memory.
+            del step
             t += 1
+
+    final_W = np.full((m, d, k), np.nan)
+    for runs, finished in finished_W:
+        final_W[runs] = finished.transpose(1, 0, 2)
+    finished_W.clear()
 
     trajectory = Trajectory(
         iteration=sampled,
