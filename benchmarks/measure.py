@@ -57,8 +57,8 @@ def _clock(run: Callable[[], Any]) -> tuple[float, float]:
 def products_of_one_iteration(n: int, d: int, columns: int, calls: int) -> Callable[[], None]:
     """Return a callable doing ``calls`` times the two bare products of one solver iteration.
 
-    ``X`` is ``(n, d)`` and the right-hand sides have ``columns = m k`` columns;
-    the outputs are preallocated, so only the float64 matrix products run.
+    ``X`` is ``(n, d)`` and the right-hand sides have ``columns = m k`` columns.
+    The outputs are preallocated, so only the float64 matrix products run.
     """
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d))
@@ -127,6 +127,10 @@ def cpu_model() -> str:
 
 def machine_facts(threads: int) -> dict[str, Any]:
     """Describe the machine, the libraries and the thread settings of this run."""
+    # Library, version, kernel and thread count of every BLAS and OpenMP pool, without local paths.
+    pools = [
+        {key: value for key, value in pool.items() if key != "filepath"} for pool in threadpoolctl.threadpool_info()
+    ]
     return {
         "cpu_model": cpu_model(),
         "logical_cores": os.cpu_count(),
@@ -136,7 +140,7 @@ def machine_facts(threads: int) -> dict[str, Any]:
         "torch": torch.__version__,
         "threads": threads,
         "torch_threads": torch.get_num_threads(),
-        "blas": threadpoolctl.threadpool_info(),
+        "blas": pools,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "load_average_at_start": list(os.getloadavg()),

@@ -114,7 +114,7 @@ def scale_runs(G: Array, factor: float | Array) -> Array:
     if rows_first is None or factor.size == 1:
         return G * factor
     # Repeating each factor k times lets numpy's inner loop run over all m k columns
-    # instead of k entries at a time; the products are the same.
+    # instead of k entries at a time. The products are the same.
     d, m, k = rows_first.shape
     per_column = np.repeat(factor.reshape(m, 1), k, axis=1)
     return (rows_first * per_column).transpose(1, 0, 2)

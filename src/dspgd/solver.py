@@ -149,8 +149,8 @@ def _scale_by_step_size(direction: Array, eta_runs: Array) -> Array:
     """Return ``eta * direction`` for a ``(d, m, k)`` direction, in place when it is writeable.
 
     ``eta_runs`` has shape ``(m, k)``, each run's step size repeated ``k``
-    times, so for a C-contiguous direction numpy's inner loop spans all
-    ``m k`` columns; broadcasting ``eta[None, :, None]`` instead runs it over
+    times. For a C-contiguous direction numpy's inner loop then spans all
+    ``m k`` columns, while broadcasting ``eta[None, :, None]`` runs it over
     only ``k`` entries at a time. Overwriting the preconditioner's output is
     allowed by the :meth:`~dspgd.preconditioners.Preconditioner.gradient` contract.
     """
