@@ -1,6 +1,6 @@
 """Helpers that run the Snakemake pipeline in temporary copies of the repository.
 
-A copy contains the Snakefile, profiles/, workflow/, scripts/, config/ and src/. Its jobs
+A copy contains the Snakefile, environment.yml, profiles/, workflow/, scripts/, config/ and src/. Its jobs
 import the copy's own library through PYTHONPATH, so a test may edit library
 code or configuration in the copy without touching the working tree.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-COPIED = ("Snakefile", "profiles", "workflow", "scripts", "config", "src")
+COPIED = ("Snakefile", "environment.yml", "profiles", "workflow", "scripts", "config", "src")
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 #: An X display number that no X server serves here; a job that opened a window would fail on it.
