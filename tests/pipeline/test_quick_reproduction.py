@@ -30,6 +30,26 @@ def test_paper_claims_pass(quick_run):
     assert verdicts == dict.fromkeys(verdicts, "pass")
 
 
+def test_every_claim_and_extension_passes(quick_run):
+    claims = json.loads((quick_run.output / "results" / "claims.json").read_text(encoding="utf-8"))["claims"]
+    verdicts = {claim["id"]: claim["verdict"] for claim in claims}
+
+    assert sorted(verdicts) == ["C1", "C2", "C3", "C4", "E1", "E2", "E3", "E4"]
+    for claim_id, verdict in verdicts.items():
+        assert verdict == "pass", f"{claim_id} is {verdict} in the quick profile"
+
+
+def test_every_claim_figure_exists(quick_run):
+    claims = json.loads((quick_run.output / "results" / "claims.json").read_text(encoding="utf-8"))["claims"]
+    for claim in claims:
+        assert claim["figures"], f"{claim['id']} lists no figure"
+        for path in claim["figures"]:
+            # Figure paths in claims.json are relative to where Snakemake ran.
+            figure = quick_run.copy / path
+            assert figure.is_file(), f"{claim['id']}: missing figure {path}"
+            assert figure.stat().st_size > 1000, f"{claim['id']}: figure {path} is nearly empty"
+
+
 def test_run_matches_reference_numbers(quick_run):
     reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
     result = compare_reference(reference, measure_run(quick_run.output))
