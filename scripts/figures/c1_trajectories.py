@@ -18,7 +18,9 @@ figure, axes = plt.subplots(len(losses), 2, figsize=(TEXT_WIDTH, 1.9 * len(losse
 for row, loss in enumerate(losses):
     for label, arrays in runs.items():
         chosen = np.flatnonzero(
-            (arrays["replicate"] == 0) & (arrays["loss"] == loss) & np.isclose(arrays["eta_fraction"], params.eta_fraction)
+            (arrays["replicate"] == 0)
+            & (arrays["loss"] == loss)
+            & np.isclose(arrays["eta_fraction"], params.eta_fraction)
         )
         if chosen.size == 0:
             continue

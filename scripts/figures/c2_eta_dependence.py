@@ -27,19 +27,29 @@ table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore
 floor = numerical_floor(table)
 runs = table[table["in_assumptions"] & (table["status"] == "converged")].copy()
 # The reference step of each group has spread 0 by definition; it carries no information.
-largest = runs.groupby(["experiment", "dataset", "replicate", "loss", "preconditioner"])["eta_fraction"].transform("max")
+largest = runs.groupby(["experiment", "dataset", "replicate", "loss", "preconditioner"])["eta_fraction"].transform(
+    "max"
+)
 compared = runs[runs["eta_fraction"] < largest]
 colours = palette(runs["preconditioner"])
 
 
 def draw(axis, frame, column):
     for (label, symmetry), group in frame.groupby(["preconditioner", "symmetry"], sort=True):
-        draw_median_band(axis, group["eta_fraction"], clip_to_floor(group[column])[0], color=colours[label],
-                         marker=SYMMETRY_MARKERS.get(symmetry, "o"), markersize=3, linewidth=1.0,
-                         label=f"{label} ({symmetry})")
+        draw_median_band(
+            axis,
+            group["eta_fraction"],
+            clip_to_floor(group[column])[0],
+            color=colours[label],
+            marker=SYMMETRY_MARKERS.get(symmetry, "o"),
+            markersize=3,
+            linewidth=1.0,
+            label=f"{label} ({symmetry})",
+        )
     axis.axhline(floor, color="black", linewidth=0.8, linestyle="--")
-    axis.annotate(f"numerical floor {floor:.1e}", (0.01, floor), xycoords=("axes fraction", "data"), va="bottom",
-                  fontsize=6)
+    axis.annotate(
+        f"numerical floor {floor:.1e}", (0.01, floor), xycoords=("axes fraction", "data"), va="bottom", fontsize=6
+    )
     draw_floor(axis)
     axis.set_xscale("log")
     axis.set_yscale("log")

@@ -34,12 +34,29 @@ left.set_xlabel(r"$\sqrt{L_K / \mu}$")
 left.set_ylabel(r"$\rho$")
 left.legend(loc="upper left", frameon=False, fontsize=6)
 
-sns.stripplot(data=runs, x="preconditioner", y="ratio", hue="family", order=order, ax=right, size=2, jitter=False, alpha=0.5,
-              palette=colours, legend=False)
+sns.stripplot(
+    data=runs,
+    x="preconditioner",
+    y="ratio",
+    hue="family",
+    order=order,
+    ax=right,
+    size=2,
+    jitter=False,
+    alpha=0.5,
+    palette=colours,
+    legend=False,
+)
 worst = runs.loc[runs["ratio"].idxmax()]
 right.plot(order.index(worst["preconditioner"]), worst["ratio"], marker="*", color="black", markersize=8, zorder=5)
-right.annotate(f"{worst['ratio']:.3f}", (order.index(worst["preconditioner"]), worst["ratio"]),
-               textcoords="offset points", xytext=(0, 5), ha="center", fontsize=6)
+right.annotate(
+    f"{worst['ratio']:.3f}",
+    (order.index(worst["preconditioner"]), worst["ratio"]),
+    textcoords="offset points",
+    xytext=(0, 5),
+    ha="center",
+    fontsize=6,
+)
 right.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
 right.set_xlabel("")
 right.set_ylabel(r"$\rho / \sqrt{L_K / \mu}$")

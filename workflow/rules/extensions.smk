@@ -8,9 +8,10 @@ rule extension_table:
         limits=lambda wildcards: limit_table(wildcards.experiment),
         runs=lambda wildcards: [job["runs"] for job in run_jobs(wildcards.experiment)],
         data=lambda wildcards: sorted({path for job in run_jobs(wildcards.experiment) for path in job["data"]}),
-        library=library("extension_tables.py", "experiments.py", "references.py", "io.py"),
+        library=library("extension_tables.py", "experiments.py", "references.py", "io.py", "pipeline.py"),
     output:
         table=out("results/extensions/tables/{experiment}.csv"),
+        provenance=out("results/extensions/tables/{experiment}.provenance.json"),
     params:
         preconditioners=lambda wildcards: config["experiments"][wildcards.experiment]["preconditioners"],
         datasets=lambda wildcards: {
@@ -36,7 +37,7 @@ if EXTENSIONS:
     rule extension_claims:
         input:
             tables=extension_tables("E1", "E2", "E3", "E4"),
-            library=library("extensions.py", "extension_tables.py", "claims.py"),
+            library=library("extensions.py", "extension_tables.py", "claims.py", "pipeline.py"),
         output:
             claims=out("results/extensions/claims.json"),
         params:
@@ -59,7 +60,7 @@ if EXTENSIONS:
     rule figure_e1:
         input:
             tables=extension_tables("E1"),
-            library=library("plotting.py", "claims.py"),
+            library=library("plotting.py", "claims.py", "pipeline.py"),
         output:
             extension_figure_outputs(EXTENSION_FIGURES["E1"], "e1.rst"),
         params:
@@ -81,7 +82,7 @@ if EXTENSIONS:
     rule figure_e2:
         input:
             tables=extension_tables("E2"),
-            library=library("plotting.py"),
+            library=library("plotting.py", "pipeline.py"),
         output:
             extension_figure_outputs(EXTENSION_FIGURES["E2"], "e2.rst"),
         params:
@@ -102,7 +103,7 @@ if EXTENSIONS:
     rule figure_e3:
         input:
             tables=extension_tables("E3"),
-            library=library("plotting.py"),
+            library=library("plotting.py", "pipeline.py"),
         output:
             extension_figure_outputs(EXTENSION_FIGURES["E3"], "e3.rst"),
         log:
@@ -122,7 +123,7 @@ if EXTENSIONS:
         input:
             tables=extension_tables("E4"),
             runs=[job["runs"] for experiment in claim_experiments("E4") for job in run_jobs(experiment)],
-            library=library("plotting.py", "extensions.py", "io.py"),
+            library=library("plotting.py", "extensions.py", "io.py", "pipeline.py"),
         output:
             extension_figure_outputs(EXTENSION_FIGURES["E4"], "e4.rst"),
         log:
@@ -144,7 +145,7 @@ if EXTENSIONS and DEPENDENCE:
     rule figure_rho_dependence:
         input:
             tables=[extension_table(experiment) for experiment in DEPENDENCE["experiments"]],
-            library=library("plotting.py"),
+            library=library("plotting.py", "pipeline.py"),
         output:
             extension_figure_outputs("rho_dependence", "rho_dependence.rst"),
         params:
