@@ -241,7 +241,16 @@ def evaluate_claims(
 def _summary(claim: Mapping[str, Any]) -> str:
     evidence = claim["evidence"]
     if claim["id"] == "C1":
-        return f"{evidence['runs_checked']} runs, {evidence['outside_assumptions']['runs']} outside the assumptions"
+        not_converged = sum(
+            count
+            for entry in evidence["per_preconditioner"].values()
+            for status, count in entry["status_counts"].items()
+            if status != "converged"
+        )
+        return (
+            f"{evidence['runs_checked']} runs, {not_converged} not converged, "
+            f"{evidence['outside_assumptions']['runs']} outside the assumptions"
+        )
     if claim["id"] == "C2":
         return f"floor {evidence['numerical_floor']:.1e}, general threshold {evidence['threshold_general']:.1e}"
     if claim["id"] == "C3":
