@@ -44,7 +44,8 @@ def test_unknown_preconditioner_lists_valid_names():
     message = rejected(config)
     assert "experiments.sweep.preconditioners[10]" in message
     assert "unknown preconditioner 'adamw'" in message
-    assert "choose one of:" in message and "adam," in message
+    assert "choose one of:" in message
+    assert "adam," in message
 
 
 def test_invalid_hyperparameter_names_value_and_range():
@@ -52,14 +53,16 @@ def test_invalid_hyperparameter_names_value_and_range():
     config["experiments"]["sweep"]["preconditioners"][1] = {"name": "normalized_gd", "eps": -1.0}
     message = rejected(config)
     assert "experiments.sweep.preconditioners[1]" in message
-    assert "eps=-1.0" in message and "> 0.0" in message
+    assert "eps=-1.0" in message
+    assert "> 0.0" in message
 
 
 def test_unknown_hyperparameter_lists_valid_ones():
     config = load("quick.yaml")
     config["experiments"]["sweep"]["preconditioners"][1] = {"name": "normalized_gd", "epsilon": 0.1}
     message = rejected(config)
-    assert "'epsilon'" in message and "valid ones: eps" in message
+    assert "'epsilon'" in message
+    assert "valid ones: eps" in message
 
 
 def test_nonpositive_eta_fraction_names_key():

@@ -33,6 +33,18 @@ __all__ = [
     "step_sizes",
 ]
 
+#: Per-run scalar columns of a run job, in the order they are written.
+RUN_COLUMNS = (
+    "replicate",
+    "loss",
+    "eta",
+    "eta_fraction",
+    "eta_max",
+    "eta_reference",
+    "status",
+    "iterations",
+    "relative_residual",
+)
 TRAJECTORY_METRICS = ("relative_residual", "loss", "distance_to_gd", "distance_to_start", "distance_to_limit")
 
 
@@ -95,21 +107,7 @@ def run_job(
     one ``trajectory_<metric>`` array of shape ``(samples, runs)`` per metric.
     """
     preconditioner = spec.build()
-    columns: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "replicate",
-            "loss",
-            "eta",
-            "eta_fraction",
-            "eta_max",
-            "eta_reference",
-            "status",
-            "iterations",
-            "relative_residual",
-            "W",
-        )
-    }
+    columns: dict[str, list[Any]] = {name: [] for name in (*RUN_COLUMNS, "W")}
     trajectories: dict[str, list[Array]] = {name: [] for name in TRAJECTORY_METRICS}
     iteration_grid: Array | None = None
 
@@ -206,20 +204,7 @@ def limit_columns(problems: Sequence[Problem], runs: Mapping[str, Array], spec: 
     """
     preconditioner = spec.build()
     m = runs["status"].shape[0]
-    columns = {
-        name: np.asarray(runs[name])
-        for name in (
-            "replicate",
-            "loss",
-            "eta",
-            "eta_fraction",
-            "eta_max",
-            "eta_reference",
-            "status",
-            "iterations",
-            "relative_residual",
-        )
-    }
+    columns = {name: np.asarray(runs[name]) for name in RUN_COLUMNS}
     for name in ("dist_gd", "rho", "null_space", "row_space_error", "dist_closed_form", "eta_spread"):
         columns[name] = np.full(m, np.nan)
 
