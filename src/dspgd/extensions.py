@@ -7,7 +7,7 @@ claim's experiments (limit tables with the columns of
 ``id``, ``statement``, ``basis``, ``verdict`` (``"pass"`` or ``"fail"``) and
 ``evidence``, whose ``summary`` is the one-line text of the claims table.
 
-``basis`` says what the verdict rests on. E1 and E2 are theorems (proofs in
+``basis`` states what the verdict rests on. E1 and E2 are theorems (proofs in
 docs/extensions.md) and the runs check them numerically. E3 is a conjecture
 and E4 a prediction for the boundary of the assumptions: both are measured
 only, and their ``"pass"`` means that no run contradicted them.
@@ -364,8 +364,8 @@ def evaluate_e4(table: pd.DataFrame, exponent_tolerance: float, stall_slope: flo
     r"""E4 passes when every boundary run behaves as :func:`boundary_prediction` predicts and every smoothed family
     converges with iteration counts growing as eps shrinks.
 
-    A ``floor`` group (one data set replicate, loss and family over several
-    eta) holds when no run converged, every tail slope is within
+    A ``floor`` group is one data set replicate, loss and family over several
+    eta. It holds when no run converged, every tail slope is within
     ``stall_slope`` of 0, and the fitted exponent of the tail maximum of the
     residual against eta is within ``exponent_tolerance`` (relative) of
     ``1/(2-p)``. A ``sublinear`` group holds when no run converged and every

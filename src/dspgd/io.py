@@ -1,8 +1,8 @@
 """Deterministic, atomic file writers for the pipeline's outputs.
 
-Every writer produces the same bytes for the same content (no timestamps,
-sorted keys) and writes through a temporary file in the target directory
-that is renamed into place, so an interrupted job never leaves a partial file
+Every writer produces the same bytes for the same content: no timestamps,
+and sorted keys. It writes through a temporary file in the target directory
+and renames it into place, so an interrupted job never leaves a partial file
 under the final name.
 """
 

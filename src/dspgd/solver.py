@@ -1,6 +1,6 @@
 r"""Batched dual space preconditioned gradient descent.
 
-A batch is ``m`` runs sharing the data ``X`` of shape ``(n, d)``; they may
+A batch is ``m`` runs sharing the data ``X`` of shape ``(n, d)``. The runs may
 differ in the step size ``eta``, the start ``W0``, the labels ``Y`` and the
 preconditioner's per-run hyperparameters. Each iteration computes, for all
 runs at once,
@@ -222,8 +222,9 @@ def run_batch(
         space: a precomputed :class:`RowSpace` of ``X`` to reuse.
 
     Returns:
-        A :class:`BatchResult`. Divergence never raises: such runs get status
-        ``"diverged"`` and NaN iterates while the other runs go on.
+        A :class:`BatchResult`. A diverging run does not raise: it gets status
+        ``"diverged"`` and NaN iterates while the other runs go on. A
+        factorization error is re-raised when every run's ``||G||_F^2`` is finite.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     space = space or RowSpace.from_design(X)
