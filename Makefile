@@ -9,11 +9,14 @@ TORCH  := $(VENV)/.torch
 CORES  ?= 8
 # Output directory of config/quick.yaml (its output_dir key).
 QUICK_DIR := quick
+# make bench-pipeline: timed runs per configuration, and Snakemake's --cores for them.
+PIPELINE_RUNS  ?= 3
+PIPELINE_CORES ?= $(shell nproc 2>/dev/null || echo 2)
 # make verify: the configuration to run twice and where its two runs go.
 VERIFY_CONFIG ?= config/quick.yaml
 VERIFY_DIR    ?= verify
 
-.PHONY: reproduce report test test-slurm quick verify reference check-reference baseline bench lint lock
+.PHONY: reproduce report test test-slurm quick verify reference check-reference baseline bench bench-pipeline lint lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,6 +83,13 @@ baseline: quick
 # the kernel that ran.
 bench: $(STAMP) $(TORCH)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_solver.py --scaling
+
+## bench-pipeline: time the full configuration and the quick profile from an empty output directory,
+## PIPELINE_RUNS times each with /usr/bin/time -v (median), on PIPELINE_CORES cores; writes
+## benchmarks/pipeline_times.json. About 25 minutes on 2 cores with the defaults.
+bench-pipeline: $(STAMP)
+	$(BIN)/python benchmarks/time_pipeline.py --config config/quick.yaml --runs $(PIPELINE_RUNS) --cores $(PIPELINE_CORES)
+	$(BIN)/python benchmarks/time_pipeline.py --config config/config.yaml --runs $(PIPELINE_RUNS) --cores $(PIPELINE_CORES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests benchmarks

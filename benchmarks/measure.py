@@ -9,7 +9,6 @@ of the two on a shared machine. On an idle machine the two agree.
 from __future__ import annotations
 
 import os
-import platform
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -17,8 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import threadpoolctl
 import torch
+
+from machine import describe_machine
 
 
 @dataclass
@@ -113,35 +113,8 @@ def traced_peak_bytes(run: Callable[[], Any]) -> int:
     return peak
 
 
-def cpu_model() -> str:
-    """Return the CPU model name from /proc/cpuinfo, or platform.processor() elsewhere."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_facts(threads: int) -> dict[str, Any]:
     """Describe the machine, the libraries and the thread settings of this run."""
-    # Library, version, kernel and thread count of every BLAS and OpenMP pool, without local paths.
-    pools = [
-        {key: value for key, value in pool.items() if key != "filepath"} for pool in threadpoolctl.threadpool_info()
-    ]
-    return {
-        "cpu_model": cpu_model(),
-        "logical_cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "threads": threads,
-        "torch_threads": torch.get_num_threads(),
-        "blas": pools,
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
-        "load_average_at_start": list(os.getloadavg()),
-    }
+    facts = describe_machine()
+    facts.update({"torch": torch.__version__, "threads": threads, "torch_threads": torch.get_num_threads()})
+    return facts

@@ -1,0 +1,206 @@
+"""Time the Snakemake pipeline from an empty output directory, several times, with GNU time.
+
+Each run deletes ``SCRATCH/run``, then runs
+
+    /usr/bin/time -v snakemake --cores CORES --configfile CONFIG --config output_dir=SCRATCH/run
+
+so every job runs, and the repository's own results/ and figures/ are never touched.
+Snakemake's log of run i goes to ``SCRATCH/snakemake-i.log`` and GNU time's report
+to ``SCRATCH/time-i.txt``. The script then records, under ``--label`` in
+``benchmarks/pipeline_times.json``, the median, smallest and largest wall-clock time,
+the median CPU time (user + system, summed over every job), the largest resident
+set of any single process, the number of jobs, each run's claim verdicts, the load
+average around each run and the machine. Other labels already in the file are kept.
+A failed run stops the script before it writes anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from machine import describe_machine
+
+HERE = Path(__file__).resolve().parent
+REPOSITORY = HERE.parent
+GNU_TIME = Path("/usr/bin/time")
+
+# Lines of `/usr/bin/time -v` this script reads, and the key each becomes.
+GNU_TIME_FIELDS = {
+    "User time (seconds)": "user_s",
+    "System time (seconds)": "system_s",
+    "Elapsed (wall clock) time (h:mm:ss or m:ss)": "wall_s",
+    "Maximum resident set size (kbytes)": "max_rss_kb",
+    "Exit status": "exit_status",
+}
+
+
+def clock_seconds(text: str) -> float:
+    """Convert GNU time's elapsed time, ``h:mm:ss`` or ``m:ss.ss``, to seconds."""
+    seconds = 0.0
+    for part in text.split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def parse_gnu_time(report: str) -> dict[str, float | int]:
+    """Return the wall, user and system seconds, peak RSS and exit status of a ``time -v`` report."""
+    values: dict[str, float | int] = {}
+    for line in report.splitlines():
+        label, _, value = line.strip().rpartition(": ")
+        if label in GNU_TIME_FIELDS:
+            key = GNU_TIME_FIELDS[label]
+            values[key] = clock_seconds(value) if key == "wall_s" else float(value)
+    if "exit_status" in values:
+        values["exit_status"] = int(values["exit_status"])
+    missing = sorted(set(GNU_TIME_FIELDS.values()) - set(values))
+    if missing:
+        raise ValueError(f"GNU time report lacks {missing}; expected the output of /usr/bin/time -v")
+    return values
+
+
+def count_jobs(log: str) -> int:
+    """Return the number of jobs of a finished Snakemake run, from its last 'N of N steps' line."""
+    finished = re.findall(r"(\d+) of (\d+) steps \(100%\) done", log)
+    if not finished:
+        raise ValueError("the Snakemake log has no 'N of N steps (100%) done' line; did the run finish?")
+    return int(finished[-1][1])
+
+
+def verdicts(output_dir: Path) -> dict[str, str]:
+    """Return each claim's verdict from ``output_dir/results/claims.json``."""
+    claims = json.loads((output_dir / "results" / "claims.json").read_text(encoding="utf-8"))
+    return {claim["id"]: claim["verdict"] for claim in claims["claims"]}
+
+
+def source_version(snakemake: Path) -> dict[str, Any]:
+    """Return the repository's commit, whether tracked files differ from it, and Snakemake's version."""
+    def output(command: list[str]) -> str:
+        return subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, check=True).stdout.strip()
+
+    return {
+        "git_commit": output(["git", "rev-parse", "HEAD"]),
+        "tracked_files_modified": bool(output(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "snakemake": output([str(snakemake), "--version"]),
+    }
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the median, smallest and largest wall time, the median CPU time and the largest RSS."""
+    walls = [run["wall_s"] for run in runs]
+    cpus = [run["user_s"] + run["system_s"] for run in runs]
+    return {
+        "runs": len(runs),
+        "median_wall_s": statistics.median(walls),
+        "min_wall_s": min(walls),
+        "max_wall_s": max(walls),
+        "median_cpu_s": statistics.median(cpus),
+        "max_rss_mb": max(run["max_rss_kb"] for run in runs) / 1024,
+        "jobs": sorted({run["jobs"] for run in runs}),
+        "all_claims_pass": all(set(run["verdicts"].values()) == {"pass"} for run in runs),
+    }
+
+
+def time_one_run(index: int, arguments: argparse.Namespace, snakemake: Path) -> dict[str, Any]:
+    """Run the pipeline once from an empty output directory under GNU time and return its record."""
+    output_dir = arguments.scratch / "run"  # relative, as Snakemake runs in the repository
+    scratch = REPOSITORY / arguments.scratch
+    shutil.rmtree(scratch / "run", ignore_errors=True)
+    report = scratch / f"time-{index}.txt"
+    log = scratch / f"snakemake-{index}.log"
+    command = [
+        str(GNU_TIME), "-v", "-o", str(report),
+        str(snakemake), "--cores", str(arguments.cores), "--configfile", str(arguments.config),
+        "--config", f"output_dir={output_dir}",
+    ]
+    load_before = os.getloadavg()
+    with log.open("w", encoding="utf-8") as log_file:
+        finished = subprocess.run(command, cwd=REPOSITORY, stdout=log_file, stderr=subprocess.STDOUT, check=False)
+    if finished.returncode != 0:
+        raise RuntimeError(f"run {index} failed with exit status {finished.returncode}; "
+                           f"see {log} (nothing was written to {arguments.output})")
+    record = parse_gnu_time(report.read_text(encoding="utf-8"))
+    record.update({
+        "jobs": count_jobs(log.read_text(encoding="utf-8")),
+        "verdicts": verdicts(REPOSITORY / output_dir),
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
+    })
+    print(f"run {index}: {record['wall_s']:.1f} s wall, {record['user_s'] + record['system_s']:.1f} s CPU, "
+          f"{record['max_rss_kb'] / 1024:.0f} MB, {record['jobs']} jobs, load before {load_before[0]:.2f}",
+          flush=True)
+    return record
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=Path("config/config.yaml"),
+                        help="configuration file, relative to the repository (default config/config.yaml)")
+    parser.add_argument("--cores", type=int, default=os.cpu_count(),
+                        help="Snakemake's --cores (default: this machine's logical cores)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs; the summary is their median (default 3)")
+    parser.add_argument("--label", help="name of this measurement in the output file (default: CONFIG-coresN)")
+    parser.add_argument("--scratch", type=Path, default=Path("bench-pipeline"),
+                        help="directory, relative to the repository, for the runs' outputs and logs "
+                             "(default bench-pipeline; its run/ is deleted before every run)")
+    parser.add_argument("--output", type=Path, default=HERE / "pipeline_times.json", help="JSON file to update")
+    arguments = parser.parse_args(argv)
+    if arguments.runs < 1:
+        parser.error(f"invalid --runs {arguments.runs}; expected a positive integer (3 or more for a median)")
+    if arguments.cores < 1:
+        parser.error(f"invalid --cores {arguments.cores}; expected a positive integer")
+    if not (REPOSITORY / arguments.config).is_file():
+        parser.error(f"--config {arguments.config} is not a file under {REPOSITORY}; "
+                     "pass a path such as config/quick.yaml")
+    scratch = arguments.scratch
+    if scratch.is_absolute() or ".." in scratch.parts or (REPOSITORY / scratch).resolve() == REPOSITORY:
+        parser.error(f"invalid --scratch {arguments.scratch}; expected a subdirectory of the repository "
+                     "such as bench-pipeline, whose run/ this script deletes")
+    if not GNU_TIME.is_file():
+        parser.error(f"{GNU_TIME} not found; install GNU time (Debian and Ubuntu: apt-get install time)")
+    arguments.label = arguments.label or f"{arguments.config.stem}-cores{arguments.cores}"
+    return arguments
+
+
+def main(argv: list[str]) -> int:
+    arguments = parse_arguments(argv)
+    snakemake = Path(sys.executable).with_name("snakemake")
+    if not snakemake.is_file():
+        raise SystemExit(f"{snakemake} not found; run this script with the Python of the project's "
+                         "environment (make bench-pipeline sets it up)")
+    (REPOSITORY / arguments.scratch).mkdir(parents=True, exist_ok=True)
+    machine = describe_machine()
+    runs = [time_one_run(index, arguments, snakemake) for index in range(1, arguments.runs + 1)]
+    entry = {
+        "command": f"snakemake --cores {arguments.cores} --configfile {arguments.config} "
+                   f"--config output_dir={arguments.scratch / 'run'}",
+        "timer": f"{GNU_TIME} -v",
+        "summary": summarize(runs),
+        "per_run": runs,
+        "source": source_version(snakemake),
+        "machine": machine,
+    }
+    results = json.loads(arguments.output.read_text(encoding="utf-8")) if arguments.output.exists() else {}
+    results[arguments.label] = entry
+    text = json.dumps(dict(sorted(results.items())), indent=2) + "\n"
+    temporary = arguments.output.with_suffix(".json.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(arguments.output)
+    summary = entry["summary"]
+    print(f"{arguments.label}: median {summary['median_wall_s']:.1f} s wall "
+          f"(range {summary['min_wall_s']:.1f}-{summary['max_wall_s']:.1f}), "
+          f"median {summary['median_cpu_s']:.1f} s CPU, largest process {summary['max_rss_mb']:.0f} MB, "
+          f"{summary['runs']} runs; wrote {arguments.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

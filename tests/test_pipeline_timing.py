@@ -1,0 +1,56 @@
+"""The parsing and summary of benchmarks/time_pipeline.py, on recorded GNU time and Snakemake output."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import time_pipeline  # noqa: E402
+
+REPORT = """\
+\tCommand being timed: ".venv/bin/snakemake --cores 2 --configfile config/quick.yaml"
+\tUser time (seconds): 88.65
+\tSystem time (seconds): 9.49
+\tPercent of CPU this job got: 184%
+\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:53.21
+\tMaximum resident set size (kbytes): 208508
+\tExit status: 0
+"""
+
+
+def test_gnu_time_report_is_parsed():
+    values = time_pipeline.parse_gnu_time(REPORT)
+    assert values == {"user_s": 88.65, "system_s": 9.49, "wall_s": 53.21, "max_rss_kb": 208508.0, "exit_status": 0}
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0:53.21", 53.21), ("7:01.50", 421.5), ("1:02:03", 3723.0)])
+def test_elapsed_time_formats(text, seconds):
+    assert time_pipeline.clock_seconds(text) == pytest.approx(seconds)
+
+
+def test_report_without_time_lines_is_refused():
+    with pytest.raises(ValueError, match="wall_s"):
+        time_pipeline.parse_gnu_time(REPORT.replace("Elapsed", "Spent"))
+
+
+def test_job_count_comes_from_the_last_progress_line():
+    log = "5 of 91 steps (5%) done\n91 of 91 steps (100%) done\nComplete log(s): x\n"
+    assert time_pipeline.count_jobs(log) == 91
+    with pytest.raises(ValueError, match="did the run finish"):
+        time_pipeline.count_jobs("5 of 91 steps (5%) done\n")
+
+
+def test_summary_takes_the_median_and_flags_a_failed_claim():
+    def run(wall, verdict="pass"):
+        return {"wall_s": wall, "user_s": 2 * wall, "system_s": 1.0, "max_rss_kb": 1024.0 * wall,
+                "jobs": 91, "verdicts": {"C1": "pass", "C2": verdict}}
+
+    summary = time_pipeline.summarize([run(60.0), run(50.0), run(100.0)])
+    assert (summary["median_wall_s"], summary["min_wall_s"], summary["max_wall_s"]) == (60.0, 50.0, 100.0)
+    assert summary["median_cpu_s"] == 121.0
+    assert summary["max_rss_mb"] == 100.0
+    assert summary["all_claims_pass"] is True
+    assert time_pipeline.summarize([run(60.0), run(50.0, verdict="fail")])["all_claims_pass"] is False
