@@ -1,4 +1,4 @@
-"""What a benchmark records about the machine it ran on, without importing PyTorch."""
+"""Machine description for the benchmarks' JSON files, without importing PyTorch."""
 
 from __future__ import annotations
 

@@ -1,17 +1,20 @@
 """Time the Snakemake pipeline from an empty output directory, several times, with GNU time.
 
-Each run deletes ``SCRATCH/run``, then runs
+The script first exports the committed tree (``git archive HEAD``) to
+``SCRATCH/source``, so the runs measure exactly the recorded commit, whatever is
+edited in the working tree meanwhile. Each run then deletes ``SCRATCH/source/run``
+and, in ``SCRATCH/source`` with that copy's ``src`` first on PYTHONPATH, runs
 
-    /usr/bin/time -v snakemake --cores CORES --configfile CONFIG --config output_dir=SCRATCH/run
+    /usr/bin/time -v snakemake --cores CORES --configfile CONFIG --config output_dir=run
 
 so every job runs, and the repository's own results/ and figures/ are never touched.
 Snakemake's log of run i goes to ``SCRATCH/snakemake-i.log`` and GNU time's report
-to ``SCRATCH/time-i.txt``. The script then records, under ``--label`` in
-``benchmarks/pipeline_times.json``, the median, smallest and largest wall-clock time,
-the median CPU time (user + system, summed over every job), the largest resident
-set of any single process, the number of jobs, each run's claim verdicts, the load
-average around each run and the machine. Other labels already in the file are kept.
-A failed run stops the script before it writes anything.
+to ``SCRATCH/time-i.txt``. The summary, stored under ``--label`` in
+``benchmarks/pipeline_times.json``, has the median, smallest and largest wall-clock
+time and the median CPU time (user + system, summed over every job). It also has the
+largest resident set of any single process, the number of jobs, each run's claim
+verdicts, the load average around each run, the commit and the machine. Other labels
+already in the file are kept. A failed run stops the script before it writes anything.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def parse_gnu_time(report: str) -> dict[str, float | int]:
         values["exit_status"] = int(values["exit_status"])
     missing = sorted(set(GNU_TIME_FIELDS.values()) - set(values))
     if missing:
-        raise ValueError(f"GNU time report lacks {missing}; expected the output of /usr/bin/time -v")
+        raise ValueError(f"missing {missing} in the GNU time report; expected the output of /usr/bin/time -v")
     return values
 
 
@@ -109,28 +112,41 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def export_commit(source: Path) -> None:
+    """Replace ``source`` with the files of the commit at HEAD."""
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=REPOSITORY, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+
+
 def time_one_run(index: int, arguments: argparse.Namespace, snakemake: Path) -> dict[str, Any]:
     """Run the pipeline once from an empty output directory under GNU time and return its record."""
-    output_dir = arguments.scratch / "run"  # relative, as Snakemake runs in the repository
     scratch = REPOSITORY / arguments.scratch
-    shutil.rmtree(scratch / "run", ignore_errors=True)
+    source = scratch / "source"
+    shutil.rmtree(source / "run", ignore_errors=True)
     report = scratch / f"time-{index}.txt"
     log = scratch / f"snakemake-{index}.log"
     command = [
         str(GNU_TIME), "-v", "-o", str(report),
         str(snakemake), "--cores", str(arguments.cores), "--configfile", str(arguments.config),
-        "--config", f"output_dir={output_dir}",
+        "--config", "output_dir=run",
     ]
+    # The copy's own package, not the editable install of the working tree, runs the jobs.
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(source / "src"),
+                                                                            os.environ.get("PYTHONPATH")])))
     load_before = os.getloadavg()
     with log.open("w", encoding="utf-8") as log_file:
-        finished = subprocess.run(command, cwd=REPOSITORY, stdout=log_file, stderr=subprocess.STDOUT, check=False)
+        finished = subprocess.run(command, cwd=source, env=environment, stdout=log_file, stderr=subprocess.STDOUT,
+                                  check=False)
     if finished.returncode != 0:
         raise RuntimeError(f"run {index} failed with exit status {finished.returncode}; "
                            f"see {log} (nothing was written to {arguments.output})")
     record = parse_gnu_time(report.read_text(encoding="utf-8"))
     record.update({
         "jobs": count_jobs(log.read_text(encoding="utf-8")),
-        "verdicts": verdicts(REPOSITORY / output_dir),
+        "verdicts": verdicts(source / "run"),
         "load_average_before": list(load_before),
         "load_average_after": list(os.getloadavg()),
     })
@@ -149,8 +165,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="timed runs; the summary is their median (default 3)")
     parser.add_argument("--label", help="name of this measurement in the output file (default: CONFIG-coresN)")
     parser.add_argument("--scratch", type=Path, default=Path("bench-pipeline"),
-                        help="directory, relative to the repository, for the runs' outputs and logs "
-                             "(default bench-pipeline; its run/ is deleted before every run)")
+                        help="directory, relative to the repository, for the exported commit, the runs' "
+                             "outputs and the logs (default bench-pipeline; its source/ is replaced)")
     parser.add_argument("--output", type=Path, default=HERE / "pipeline_times.json", help="JSON file to update")
     arguments = parser.parse_args(argv)
     if arguments.runs < 1:
@@ -163,7 +179,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     scratch = arguments.scratch
     if scratch.is_absolute() or ".." in scratch.parts or (REPOSITORY / scratch).resolve() == REPOSITORY:
         parser.error(f"invalid --scratch {arguments.scratch}; expected a subdirectory of the repository "
-                     "such as bench-pipeline, whose run/ this script deletes")
+                     "such as bench-pipeline, whose source/ this script replaces")
     if not GNU_TIME.is_file():
         parser.error(f"{GNU_TIME} not found; install GNU time (Debian and Ubuntu: apt-get install time)")
     arguments.label = arguments.label or f"{arguments.config.stem}-cores{arguments.cores}"
@@ -176,16 +192,22 @@ def main(argv: list[str]) -> int:
     if not snakemake.is_file():
         raise SystemExit(f"{snakemake} not found; run this script with the Python of the project's "
                          "environment (make bench-pipeline sets it up)")
-    (REPOSITORY / arguments.scratch).mkdir(parents=True, exist_ok=True)
+    source = REPOSITORY / arguments.scratch / "source"
+    export_commit(source)
+    if not (source / arguments.config).is_file():
+        raise SystemExit(f"--config {arguments.config} is not in the commit at HEAD; commit it first, "
+                         "because the timed runs use the committed files")
+    version = source_version(snakemake)
+    if version["tracked_files_modified"]:
+        print("note: tracked files differ from HEAD; the runs time HEAD without those changes", flush=True)
     machine = describe_machine()
     runs = [time_one_run(index, arguments, snakemake) for index in range(1, arguments.runs + 1)]
     entry = {
-        "command": f"snakemake --cores {arguments.cores} --configfile {arguments.config} "
-                   f"--config output_dir={arguments.scratch / 'run'}",
+        "command": f"snakemake --cores {arguments.cores} --configfile {arguments.config} --config output_dir=run",
         "timer": f"{GNU_TIME} -v",
         "summary": summarize(runs),
         "per_run": runs,
-        "source": source_version(snakemake),
+        "source": version,
         "machine": machine,
     }
     results = json.loads(arguments.output.read_text(encoding="utf-8")) if arguments.output.exists() else {}
