@@ -6,15 +6,13 @@ The extension claims E1-E4, when configured, are read from rule `extension_claim
 import json
 from pathlib import Path
 
-import pandas as pd
-
-from dspgd.claims import claims_markdown, evaluate_claims
+from dspgd.claims import claims_markdown, evaluate_claims, read_limit_tables
 from dspgd.io import write_json, write_text
 from dspgd.pipeline import provenance, start_job
 
 logger = start_job(snakemake, "claims")
 params = snakemake.params
-table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
+table = read_limit_tables(snakemake.input.tables)
 claims = evaluate_claims(table, params.settings, params.tol, params.figures)
 for path in snakemake.input.extensions:
     claims += json.loads(Path(path).read_text())["claims"]

@@ -6,9 +6,8 @@ dependence on eta.
 """
 
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from dspgd.claims import numerical_floor
+from dspgd.claims import evidence_runs, numerical_floor, read_limit_tables
 from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import (
     SYMMETRY_MARKERS,
@@ -23,9 +22,9 @@ from dspgd.plotting import (
 
 logger = start_job(snakemake, "figure C2")
 apply_style()
-table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
+table = read_limit_tables(snakemake.input.tables)
 floor = numerical_floor(table)
-runs = table[table["in_assumptions"] & (table["status"] == "converged")].copy()
+runs = evidence_runs(table).copy()
 # The reference step of each group has spread 0 by definition; it carries no information.
 largest = runs.groupby(["experiment", "dataset", "replicate", "loss", "preconditioner"])["eta_fraction"].transform(
     "max"

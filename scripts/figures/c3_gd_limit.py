@@ -5,41 +5,32 @@ the dashed threshold ``claims.machine_precision``.
 """
 
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from dspgd.claims import read_limit_tables
 from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import (
-    SYMMETRY_MARKERS,
     TEXT_WIDTH,
     apply_style,
     clip_to_floor,
     draw_floor,
-    draw_strip,
+    draw_strips_by_class,
     palette,
     save_figure,
 )
 
 logger = start_job(snakemake, "figure_c3")
 apply_style()
-table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
+table = read_limit_tables(snakemake.input.tables)
 runs = table[table["status"] == "converged"].sort_values(["symmetry", "preconditioner", "dist_gd"], kind="stable")
+runs = runs.assign(dist_gd_drawn=clip_to_floor(runs["dist_gd"])[0])
 colours = palette(runs["symmetry"])
 figure, axis = plt.subplots(figsize=(TEXT_WIDTH, 2.6), layout="constrained")
-
-labels = list(dict.fromkeys(runs["preconditioner"]))
-for position, label in enumerate(labels):
-    group = runs[runs["preconditioner"] == label]
-    symmetry = group["symmetry"].iloc[0]
-    draw_strip(axis, position, clip_to_floor(group["dist_gd"])[0], s=6, color=colours[symmetry],
-               marker=SYMMETRY_MARKERS.get(symmetry, "o"), linewidths=0)
-for symmetry, colour in colours.items():
-    axis.scatter([], [], s=12, color=colour, marker=SYMMETRY_MARKERS.get(symmetry, "o"), label=symmetry)
+draw_strips_by_class(axis, runs, "dist_gd_drawn", colours, s=6, linewidths=0)
 
 threshold = snakemake.params.machine_precision
 axis.axhline(threshold, color="0.2", linewidth=0.8, linestyle="--", label=f"C3 threshold {threshold:g}")
 draw_floor(axis)
 axis.set_yscale("log")
-axis.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
 axis.set_ylabel(r"$\|W_\infty - W_{GD}\| / \|W_{GD} - W_0\|$")
 axis.legend(loc="upper left", frameon=False, ncols=2)
 save_figure(figure, snakemake.output, figure_provenance(snakemake))

@@ -6,18 +6,17 @@ holds on every data set and fails for the right-invariant control.
 """
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
-from dspgd.claims import numerical_floor
+from dspgd.claims import evidence_runs, numerical_floor, read_limit_tables
 from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import SYMMETRY_MARKERS, TEXT_WIDTH, apply_style, clip_to_floor, draw_floor, save_figure
 
 logger = start_job(snakemake, "figure E1")
 apply_style()
-table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
+table = read_limit_tables(snakemake.input.tables)
 threshold_control = snakemake.params.spread_factor * numerical_floor(table)
-runs = table[table["in_assumptions"] & (table["status"] == "converged")]
+runs = evidence_runs(table)
 runs = runs[runs["symmetry"].isin(["left-orthogonal", "right-orthogonal"])].copy()
 runs["dist_gd_drawn"], _ = clip_to_floor(runs["dist_gd"])
 order = runs.sort_values(["symmetry", "preconditioner"])["preconditioner"].unique().tolist()

@@ -7,14 +7,14 @@ against the bound sqrt(max D / min D).
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
+from dspgd.claims import read_limit_tables
 from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import TEXT_WIDTH, apply_style, clip_to_floor, draw_floor, palette, save_figure
 
 logger = start_job(snakemake, "figure E2")
 apply_style()
-table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
+table = read_limit_tables(snakemake.input.tables)
 runs = table[table["in_assumptions"] & (table["status"] == "converged") & (table["family"] == "diagonal")].copy()
 runs["bound"] = np.sqrt(runs["curvature_L"] / runs["curvature_mu"])
 colours = palette(runs["preconditioner"])

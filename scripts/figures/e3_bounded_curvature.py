@@ -7,15 +7,15 @@ counterexample, and the star marks the largest ratio.
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import seaborn as sns
 
+from dspgd.claims import read_limit_tables
 from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import TEXT_WIDTH, apply_style, palette, save_figure
 
 logger = start_job(snakemake, "figure E3")
 apply_style()
-table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
+table = read_limit_tables(snakemake.input.tables)
 runs = table[table["in_assumptions"] & (table["status"] == "converged") & table["curvature_mu"].notna()]
 runs = runs[runs["symmetry"] != "isotropic"].copy()
 runs["bound"] = np.sqrt(runs["curvature_L"] / runs["curvature_mu"])

@@ -9,9 +9,9 @@ Right: median iterations to converge of the smoothed variants against eps.
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from matplotlib.ticker import NullFormatter
 
+from dspgd.claims import read_limit_tables
 from dspgd.extensions import SMOOTHED_COUNTERPARTS, boundary_prediction
 from dspgd.io import load_npz
 from dspgd.pipeline import figure_provenance, start_job
@@ -19,7 +19,7 @@ from dspgd.plotting import TEXT_WIDTH, apply_style, palette, save_figure
 
 logger = start_job(snakemake, "figure E4")
 apply_style()
-table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
+table = read_limit_tables(snakemake.input.tables)
 boundary = table[~table["smooth_preconditioner"]].copy()
 predictions = {
     label: boundary_prediction(group["family"].iloc[0], group["p"].iloc[0] if "p" in group else None)

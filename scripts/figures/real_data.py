@@ -7,6 +7,7 @@ band over replicates and losses). Right: rho per preconditioner, one point per r
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from dspgd.claims import evidence_runs
 from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import (
     SYMMETRY_MARKERS,
@@ -23,7 +24,7 @@ from dspgd.plotting import (
 logger = start_job(snakemake, "figure_real_data")
 apply_style()
 table = pd.read_csv(snakemake.input.table)
-runs = table[table["in_assumptions"] & (table["status"] == "converged")]
+runs = evidence_runs(table)
 runs = runs.sort_values(["symmetry", "preconditioner", "eta_fraction", "rho"], kind="stable")
 colours = palette(runs["preconditioner"])
 figure, (distance_axis, rho_axis) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.8), layout="constrained")

@@ -8,16 +8,16 @@ the maximum over every other setting that shares its x value.
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from matplotlib.ticker import NullFormatter
 
+from dspgd.claims import evidence_runs, read_limit_tables
 from dspgd.pipeline import figure_provenance, start_job
 from dspgd.plotting import TEXT_WIDTH, apply_style, palette, save_figure
 
 logger = start_job(snakemake, "figure rho dependence")
 apply_style()
-table = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
-runs = table[table["in_assumptions"] & (table["status"] == "converged")]
+table = read_limit_tables(snakemake.input.tables)
+runs = evidence_runs(table)
 chosen = runs[runs["preconditioner"].isin(snakemake.params.labels)]
 with_eps = runs[runs["eps"].notna()] if "eps" in runs else runs.iloc[0:0]
 families = sorted(set(chosen["family"]) | set(with_eps["family"]))

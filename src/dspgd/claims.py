@@ -10,13 +10,14 @@ as evidence; they are counted apart under ``outside_assumptions``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["STATEMENTS", "claims_markdown", "evaluate_claims", "numerical_floor"]
+__all__ = ["STATEMENTS", "claims_markdown", "evaluate_claims", "evidence_runs", "numerical_floor", "read_limit_tables"]
 
 STATEMENTS = {
     "C1": "For convex K, the iterates converge to an interpolant W_inf with X W_inf = Y.",
@@ -50,7 +51,13 @@ def _outside(table: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _evidence_runs(table: pd.DataFrame) -> pd.DataFrame:
+def read_limit_tables(paths: Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
+    """Read the limit tables at ``paths`` (CSV, one row per run) into one table, in the order given."""
+    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+
+
+def evidence_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the converged runs inside the assumptions, the only runs that count as evidence."""
     return table[table["in_assumptions"] & (table["status"] == "converged")]
 
 
@@ -63,7 +70,7 @@ def numerical_floor(table: pd.DataFrame) -> float:
     Raises:
         ValueError: if the table has no converged in-assumption run of the ``gd`` family.
     """
-    runs = _evidence_runs(table)
+    runs = evidence_runs(table)
     gd = runs[runs["family"] == "gd"]
     if gd.empty:
         raise ValueError(
@@ -109,7 +116,7 @@ def _group_spreads(runs: pd.DataFrame) -> pd.DataFrame:
 def evaluate_c2(table: pd.DataFrame, floor: float, machine_precision: float, spread_factor: float) -> dict[str, Any]:
     """C2 passes when every general family's median spread over ``eta`` exceeds ``spread_factor * floor``
     while every isotropic family's spread stays at most ``machine_precision``."""
-    spreads = _group_spreads(_evidence_runs(table))
+    spreads = _group_spreads(evidence_runs(table))
     threshold = spread_factor * floor
     per_preconditioner = {}
     passed = True
@@ -185,7 +192,7 @@ def evaluate_c3(table: pd.DataFrame, floor: float, machine_precision: float) -> 
 
 def evaluate_c4(table: pd.DataFrame, rho_tolerance: float, rho_bound: float) -> dict[str, Any]:
     """C4 passes when every converged in-assumption run has ``1 - rho_tolerance <= rho <= rho_bound``."""
-    runs = _evidence_runs(table)
+    runs = evidence_runs(table)
     per_preconditioner = {}
     for label, group in runs.groupby("preconditioner", sort=True):
         worst = group.loc[group["rho"].idxmax()]

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from dspgd.io import atomic_path  # noqa: E402
@@ -30,6 +31,7 @@ __all__ = [
     "draw_floor",
     "draw_median_band",
     "draw_strip",
+    "draw_strips_by_class",
     "palette",
     "save_figure",
     "strip_offsets",
@@ -116,6 +118,27 @@ def draw_strip(axis: plt.Axes, position: float, values: Sequence[float], **style
     """Scatter ``values`` around the horizontal ``position``, spread by :func:`strip_offsets`."""
     values = np.asarray(values, dtype=np.float64)
     axis.scatter(position + strip_offsets(values.size), values, **style)
+
+
+def draw_strips_by_class(
+    axis: plt.Axes, runs: pd.DataFrame, column: str, colours: Mapping[str, Any], **style: object
+) -> list[str]:
+    """Draw one strip of ``runs[column]`` per preconditioner, coloured and marked by its symmetry class.
+
+    Strips follow the preconditioners' order of first appearance in ``runs``, and
+    the x axis is labelled with their names. Each class in ``colours`` gets one
+    legend entry. ``style`` goes to every strip. Returns the names in strip order.
+    """
+    labels = list(dict.fromkeys(runs["preconditioner"]))
+    for position, label in enumerate(labels):
+        group = runs[runs["preconditioner"] == label]
+        symmetry = group["symmetry"].iloc[0]
+        draw_strip(axis, position, group[column], color=colours[symmetry],
+                   marker=SYMMETRY_MARKERS.get(symmetry, "o"), **style)
+    for symmetry, colour in colours.items():
+        axis.scatter([], [], s=12, color=colour, marker=SYMMETRY_MARKERS.get(symmetry, "o"), label=symmetry)
+    axis.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    return labels
 
 
 def draw_median_band(axis: plt.Axes, x: Sequence[float], y: Sequence[float], **style: object) -> None:

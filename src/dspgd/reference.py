@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dspgd.claims import read_limit_tables
 from dspgd.io import load_npz, write_json
 
 __all__ = ["NUMERICAL_FLOOR", "Comparison", "compare_reference", "measure_run", "reference_from_run", "run_environment"]
@@ -165,7 +166,7 @@ def measure_run(output_dir: str | os.PathLike[str]) -> dict[str, Any]:
     for path in data_files:
         for name, value in _data_fingerprint(path).items():
             data[f"data/{path.parent.name}/{path.stem}/{name}"] = value
-    table = pd.concat([pd.read_csv(path) for path in tables], ignore_index=True)
+    table = read_limit_tables(tables)
     return {
         "environment": run_environment(root),
         "config_sha256": report.get("provenance", {}).get("config_sha256"),
