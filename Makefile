@@ -77,19 +77,23 @@ baseline: quick
 	cp $(QUICK_DIR)/figures/*.png tests/baseline/
 	$(BIN)/python -m dspgd.reference environment $(QUICK_DIR) tests/baseline/environment.json
 
-## bench: solver benchmarks; prints a table, writes benchmarks/results.json and benchmarks/scaling.png
+## bench: solver benchmarks; prints a table, writes benchmarks/results.json and benchmarks/scaling.png,
+## and rewrites the tables of docs/benchmarks.md from them
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, where a machine sets them, force an older and
 # slower OpenBLAS kernel; they are unset for this command only, and results.json records
 # the kernel that ran.
 bench: $(STAMP) $(TORCH)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_solver.py --scaling
+	$(BIN)/python benchmarks/doc_tables.py
 
 ## bench-pipeline: time the full configuration and the quick profile from an empty output directory,
 ## PIPELINE_RUNS times each with /usr/bin/time -v (median), on PIPELINE_CORES cores; writes
-## benchmarks/pipeline_times.json. About 25 minutes on 2 cores with the defaults.
+## benchmarks/pipeline_times.json and the tables of README.md and docs/benchmarks.md.
+## About 25 minutes on 2 cores with the defaults.
 bench-pipeline: $(STAMP)
 	$(BIN)/python benchmarks/time_pipeline.py --config config/quick.yaml --runs $(PIPELINE_RUNS) --cores $(PIPELINE_CORES)
 	$(BIN)/python benchmarks/time_pipeline.py --config config/config.yaml --runs $(PIPELINE_RUNS) --cores $(PIPELINE_CORES)
+	$(BIN)/python benchmarks/doc_tables.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests benchmarks
