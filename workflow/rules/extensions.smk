@@ -82,7 +82,7 @@ if EXTENSIONS:
     rule figure_e2:
         input:
             tables=extension_tables("E2"),
-            library=library("plotting.py", "pipeline.py"),
+            library=library("plotting.py", "claims.py", "pipeline.py"),
         output:
             extension_figure_outputs(EXTENSION_FIGURES["E2"], "e2.rst"),
         params:
@@ -103,7 +103,7 @@ if EXTENSIONS:
     rule figure_e3:
         input:
             tables=extension_tables("E3"),
-            library=library("plotting.py", "pipeline.py"),
+            library=library("plotting.py", "claims.py", "pipeline.py"),
         output:
             extension_figure_outputs(EXTENSION_FIGURES["E3"], "e3.rst"),
         log:
@@ -123,7 +123,7 @@ if EXTENSIONS:
         input:
             tables=extension_tables("E4"),
             runs=[job["runs"] for experiment in claim_experiments("E4") for job in run_jobs(experiment)],
-            library=library("plotting.py", "extensions.py", "io.py", "pipeline.py"),
+            library=library("plotting.py", "claims.py", "extensions.py", "io.py", "pipeline.py"),
         output:
             extension_figure_outputs(EXTENSION_FIGURES["E4"], "e4.rst"),
         log:
@@ -145,7 +145,7 @@ if EXTENSIONS and DEPENDENCE:
     rule figure_rho_dependence:
         input:
             tables=[extension_table(experiment) for experiment in DEPENDENCE["experiments"]],
-            library=library("plotting.py", "pipeline.py"),
+            library=library("plotting.py", "claims.py", "pipeline.py"),
         output:
             extension_figure_outputs("rho_dependence", "rho_dependence.rst"),
         params:

@@ -73,7 +73,7 @@ rule figure_c3:
 rule figure_c4:
     input:
         tables=claim_tables(),
-        library=library("plotting.py", "pipeline.py"),
+        library=library("plotting.py", "claims.py", "pipeline.py"),
     output:
         figure_outputs("c4_rho", "c4.rst"),
     log:
@@ -93,7 +93,7 @@ rule figure_c4:
 rule figure_real_data:
     input:
         table=limit_table(config["figures"]["real"]["experiment"]),
-        library=library("plotting.py", "pipeline.py"),
+        library=library("plotting.py", "claims.py", "pipeline.py"),
     output:
         figure_outputs("real_data", "real_data.rst"),
     log:
