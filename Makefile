@@ -30,9 +30,11 @@ $(TORCH): $(STAMP)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	touch $@
 
-## reproduce: regenerate every figure and results/claims.json with the full configuration
+## reproduce: regenerate every figure and results/claims.json with the full configuration,
+## then the README's claims table from results/claims.md
 reproduce: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/python benchmarks/doc_tables.py
 
 ## report: bundle the figures, captions and claims table into report.html
 report: $(STAMP)

@@ -1,4 +1,4 @@
-"""Render the recorded benchmark numbers as Markdown tables inside the docs.
+"""Render the recorded benchmark numbers and the claims table as Markdown inside the docs.
 
 docs/benchmarks.md and README.md contain blocks between the lines
 
@@ -6,8 +6,9 @@ docs/benchmarks.md and README.md contain blocks between the lines
     <!-- end of generated block -->
 
 Running this script rewrites each block from ``benchmarks/results.json`` (``make
-bench``) and ``benchmarks/pipeline_times.json`` (``make bench-pipeline``), so the
-tables always show the numbers of the last recorded measurement. ``--check`` only
+bench``), ``benchmarks/pipeline_times.json`` (``make bench-pipeline``) and
+``results/claims.md`` (``make reproduce``), so the tables always show the numbers
+of the last recorded measurement. ``--check`` only
 compares, and exits with status 1 when a block is out of date.
 """
 
@@ -257,9 +258,13 @@ def pipeline_machine(times: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generated_blocks(results: Mapping[str, Any] | None, times: Mapping[str, Any] | None) -> dict[str, str]:
+def generated_blocks(
+    results: Mapping[str, Any] | None, times: Mapping[str, Any] | None, claims: str | None = None
+) -> dict[str, str]:
     """Return the text of every generated block, by name, from the recorded measurements."""
     blocks: dict[str, str] = {}
+    if claims is not None:
+        blocks["claims"] = claims if claims.endswith("\n") else claims + "\n"
     if results is not None:
         blocks["bench-machine"] = machine_table(results["machine"])
         blocks["bench-command"] = f"```bash\n{results['command']}\n```\n"
@@ -295,7 +300,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def stale_documents(write: bool) -> list[Path]:
     """Return the documents whose generated blocks differ from the measurements, rewriting them if ``write``."""
-    blocks = generated_blocks(read_json(HERE / "results.json"), read_json(HERE / "pipeline_times.json"))
+    claims = REPOSITORY / "results" / "claims.md"
+    blocks = generated_blocks(read_json(HERE / "results.json"), read_json(HERE / "pipeline_times.json"),
+                              claims.read_text(encoding="utf-8") if claims.exists() else None)
     stale = []
     for document in DOCUMENTS:
         text = document.read_text(encoding="utf-8")

@@ -136,13 +136,15 @@ def time_one_run(index: int, arguments: argparse.Namespace, snakemake: Path) -> 
     # The copy's own package, not the editable install of the working tree, runs the jobs.
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(source / "src"),
                                                                             os.environ.get("PYTHONPATH")])))
+
     load_before = os.getloadavg()
     with log.open("w", encoding="utf-8") as log_file:
         finished = subprocess.run(command, cwd=source, env=environment, stdout=log_file, stderr=subprocess.STDOUT,
                                   check=False)
     if finished.returncode != 0:
-        raise RuntimeError(f"run {index} failed with exit status {finished.returncode}; "
-                           f"see {log} (nothing was written to {arguments.output})")
+        raise SystemExit(f"run {index} failed with exit status {finished.returncode}; see {log}. "
+                         f"{arguments.output} is unchanged, and the finished runs are in {partial_path(arguments)}")
+
     record = parse_gnu_time(report.read_text(encoding="utf-8"))
     record.update({
         "jobs": count_jobs(log.read_text(encoding="utf-8")),
@@ -156,10 +158,31 @@ def time_one_run(index: int, arguments: argparse.Namespace, snakemake: Path) -> 
     return record
 
 
+def partial_path(arguments: argparse.Namespace) -> Path:
+    """Return the file that keeps the finished runs of this label while the script is still running."""
+    return REPOSITORY / arguments.scratch / f"finished-runs-{arguments.label}.json"
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """Return the recorded measurements in ``path``, or an empty record if the file does not exist."""
+    if not path.exists():
+        return {}
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--output {path} is not a readable JSON file ({error}); "
+                         "fix or move it, or pass another --output") from error
+    if not isinstance(results, dict):
+        raise ValueError(f"--output {path} contains a JSON {type(results).__name__}, expected an object of labels; "
+                         "pass another --output")
+    return results
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=Path("config/config.yaml"),
-                        help="configuration file, relative to the repository (default config/config.yaml)")
+                        help="configuration file committed at HEAD, relative to the repository "
+                             "(default config/config.yaml)")
     parser.add_argument("--cores", type=int, default=os.cpu_count(),
                         help="Snakemake's --cores (default: this machine's logical cores)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs; the summary is their median (default 3)")
@@ -167,22 +190,38 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--scratch", type=Path, default=Path("bench-pipeline"),
                         help="directory, relative to the repository, for the exported commit, the runs' "
                              "outputs and the logs (default bench-pipeline; its source/ is replaced)")
-    parser.add_argument("--output", type=Path, default=HERE / "pipeline_times.json", help="JSON file to update")
+    parser.add_argument("--output", type=Path, default=HERE / "pipeline_times.json",
+                        help="JSON file to update; other labels in it are kept "
+                             "(default benchmarks/pipeline_times.json)")
     arguments = parser.parse_args(argv)
+
     if arguments.runs < 1:
         parser.error(f"invalid --runs {arguments.runs}; expected a positive integer (3 or more for a median)")
     if arguments.cores < 1:
         parser.error(f"invalid --cores {arguments.cores}; expected a positive integer")
-    if not (REPOSITORY / arguments.config).is_file():
-        parser.error(f"--config {arguments.config} is not a file under {REPOSITORY}; "
-                     "pass a path such as config/quick.yaml")
+    config = arguments.config
+    if config.is_absolute() or ".." in config.parts or not (REPOSITORY / config).is_file():
+        parser.error(f"invalid --config {config}; expected a file inside the repository, relative to its "
+                     "root and committed, such as config/quick.yaml")
     scratch = arguments.scratch
     if scratch.is_absolute() or ".." in scratch.parts or (REPOSITORY / scratch).resolve() == REPOSITORY:
         parser.error(f"invalid --scratch {arguments.scratch}; expected a subdirectory of the repository "
                      "such as bench-pipeline, whose source/ this script replaces")
+
+    if arguments.label is None:
+        arguments.label = f"{arguments.config.stem}-cores{arguments.cores}"
+    if not re.fullmatch(r"[\w.-]+", arguments.label):
+        parser.error(f"invalid --label {arguments.label!r}; expected letters, digits, '.', '_' or '-'")
+
+    if not arguments.output.parent.is_dir():
+        parser.error(f"invalid --output {arguments.output}: directory {arguments.output.parent} not found; "
+                     "create it or pass another path")
+    try:
+        read_results(arguments.output)
+    except ValueError as error:
+        parser.error(str(error))
     if not GNU_TIME.is_file():
         parser.error(f"{GNU_TIME} not found; install GNU time (Debian and Ubuntu: apt-get install time)")
-    arguments.label = arguments.label or f"{arguments.config.stem}-cores{arguments.cores}"
     return arguments
 
 
@@ -192,6 +231,7 @@ def main(argv: list[str]) -> int:
     if not snakemake.is_file():
         raise SystemExit(f"{snakemake} not found; run this script with the Python of the project's "
                          "environment (make bench-pipeline sets it up)")
+
     source = REPOSITORY / arguments.scratch / "source"
     export_commit(source)
     if not (source / arguments.config).is_file():
@@ -201,7 +241,13 @@ def main(argv: list[str]) -> int:
     if version["tracked_files_modified"]:
         print("note: tracked files differ from HEAD; the runs time HEAD without those changes", flush=True)
     machine = describe_machine()
-    runs = [time_one_run(index, arguments, snakemake) for index in range(1, arguments.runs + 1)]
+
+    runs = []
+    for index in range(1, arguments.runs + 1):
+        runs.append(time_one_run(index, arguments, snakemake))
+        # Keep the finished runs on disk, so an interruption or a failed later run loses none.
+        partial_path(arguments).write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+
     entry = {
         "command": f"snakemake --cores {arguments.cores} --configfile {arguments.config} --config output_dir=run",
         "timer": f"{GNU_TIME} -v",
@@ -210,12 +256,13 @@ def main(argv: list[str]) -> int:
         "source": version,
         "machine": machine,
     }
-    results = json.loads(arguments.output.read_text(encoding="utf-8")) if arguments.output.exists() else {}
+    results = read_results(arguments.output)
     results[arguments.label] = entry
     text = json.dumps(dict(sorted(results.items())), indent=2) + "\n"
     temporary = arguments.output.with_suffix(".json.tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(arguments.output)
+
     summary = entry["summary"]
     print(f"{arguments.label}: median {summary['median_wall_s']:.1f} s wall "
           f"(range {summary['min_wall_s']:.1f}-{summary['max_wall_s']:.1f}), "

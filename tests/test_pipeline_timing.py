@@ -54,3 +54,33 @@ def test_summary_takes_the_median_and_flags_a_failed_claim():
     assert summary["max_rss_mb"] == 100.0
     assert summary["all_claims_pass"] is True
     assert time_pipeline.summarize([run(60.0), run(50.0, verdict="fail")])["all_claims_pass"] is False
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--runs", "0"], "invalid --runs 0"),
+        (["--cores", "0"], "invalid --cores 0"),
+        (["--config", "/etc/hostname"], "invalid --config /etc/hostname"),
+        (["--config", "../config/quick.yaml"], "invalid --config ../config/quick.yaml"),
+        (["--config", "config/missing.yaml"], "invalid --config config/missing.yaml"),
+        (["--scratch", "."], "invalid --scratch ."),
+        (["--scratch", "/tmp/scratch"], "invalid --scratch /tmp/scratch"),
+        (["--label", ""], "invalid --label ''"),
+        (["--label", "a/b"], "invalid --label 'a/b'"),
+    ],
+)
+def test_bad_arguments_are_rejected(arguments, message, capsys):
+    with pytest.raises(SystemExit):
+        time_pipeline.parse_arguments(arguments)
+    assert message in capsys.readouterr().err
+
+
+def test_unusable_output_is_rejected_before_any_run(tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"label": ', encoding="utf-8")
+    for output, message in [(tmp_path / "missing" / "times.json", "not found"),
+                            (broken, "not a readable JSON file")]:
+        with pytest.raises(SystemExit):
+            time_pipeline.parse_arguments(["--config", "config/quick.yaml", "--output", str(output)])
+        assert message in capsys.readouterr().err

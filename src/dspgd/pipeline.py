@@ -27,7 +27,7 @@ import dspgd
 from dspgd.io import file_sha256
 from dspgd.solver import Progress
 
-__all__ = ["config_hash", "figure_provenance", "progress_logger", "provenance", "start_job"]
+__all__ = ["SOURCE_PATHS", "config_hash", "figure_provenance", "git_commit", "progress_logger", "provenance", "start_job"]
 
 _LIMITER: Any = None
 
@@ -83,19 +83,32 @@ def config_hash(section: Any) -> str:
     return hashlib.sha256(json.dumps(section, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _git_commit() -> str:
+#: Files and directories, relative to the repository root, whose content determines the outputs.
+#: The output directories are left out: a run of the default configuration rewrites the
+#: committed figures/ and results/claims.* while later jobs still record their provenance.
+SOURCE_PATHS = ("Snakefile", "workflow", "scripts", "src", "config", "profiles", "environment.yml",
+                "requirements.lock", "pyproject.toml")
+
+
+def git_commit(root: Path | None = None) -> str:
+    """Return the commit of the repository at ``root``, with ``-dirty`` if its source files differ from it.
+
+    Only :data:`SOURCE_PATHS` count, tracked or not (ignored files excepted), so every job of
+    one run records the same value whatever the order of its jobs. Outside a git repository,
+    or without git, the value is ``"unknown"``.
+    """
+    root = Path(__file__).resolve().parents[2] if root is None else root
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *arguments], capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+
     try:
-        root = Path(__file__).resolve().parents[2]
-        output = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        return output.stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=normal", "--", *SOURCE_PATHS)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return f"{commit}-dirty" if changed else commit
 
 
 def _installed_version(distribution: str) -> str | None:
@@ -132,7 +145,7 @@ def provenance(config_section: Any, seeds: Any = None) -> dict[str, Any]:
         },
         "blas": blas,
         "platform": {"machine": platform.machine(), "system": platform.system(), "libc": " ".join(platform.libc_ver())},
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
     }
 
 
