@@ -8,13 +8,16 @@ and, in ``SCRATCH/source`` with that copy's ``src`` first on PYTHONPATH, runs
     /usr/bin/time -v snakemake --cores CORES --configfile CONFIG --config output_dir=run
 
 so every job runs, and the repository's own results/ and figures/ are never touched.
-Snakemake's log of run i goes to ``SCRATCH/snakemake-i.log`` and GNU time's report
-to ``SCRATCH/time-i.txt``. The summary, stored under ``--label`` in
+Snakemake's log of run i goes to ``SCRATCH/snakemake-LABEL-i.log`` and GNU time's
+report to ``SCRATCH/time-LABEL-i.txt``. The summary, stored under ``--label`` in
 ``benchmarks/pipeline_times.json``, has the median, smallest and largest wall-clock
 time and the median CPU time (user + system, summed over every job). It also has the
 largest resident set of any single process, the number of jobs, each run's claim
 verdicts, the load average around each run, the commit and the machine. Other labels
-already in the file are kept. A failed run stops the script before it writes anything.
+already in the file are kept. Until the last run ends, the finished runs are kept as
+an entry of the same form in ``SCRATCH/finished-runs-LABEL.json``. A failed or
+interrupted run (Ctrl-C or SIGTERM, which also stop the pipeline) leaves the output
+file unchanged and that file in place, so its entry can be merged by hand.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -121,13 +125,41 @@ def export_commit(source: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
 
 
+class RunFailed(Exception):
+    """A timed pipeline run ended with a non-zero exit status."""
+
+
+def stop_on_sigterm(signum: int, frame: Any) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so both stop the pipeline and keep the finished runs."""
+    raise KeyboardInterrupt
+
+
+def run_in_own_group(command: list[str], **options: Any) -> int:
+    """Run ``command`` in a new process group and return its exit status.
+
+    On KeyboardInterrupt the whole group (GNU time, Snakemake and its jobs) gets
+    SIGTERM, then SIGKILL after 30 s, so no job outlives this script.
+    """
+    process = subprocess.Popen(command, start_new_session=True, **options)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        raise
+
+
 def time_one_run(index: int, arguments: argparse.Namespace, snakemake: Path) -> dict[str, Any]:
     """Run the pipeline once from an empty output directory under GNU time and return its record."""
     scratch = REPOSITORY / arguments.scratch
     source = scratch / "source"
     shutil.rmtree(source / "run", ignore_errors=True)
-    report = scratch / f"time-{index}.txt"
-    log = scratch / f"snakemake-{index}.log"
+    report = scratch / f"time-{arguments.label}-{index}.txt"
+    log = scratch / f"snakemake-{arguments.label}-{index}.log"
     command = [
         str(GNU_TIME), "-v", "-o", str(report),
         str(snakemake), "--cores", str(arguments.cores), "--configfile", str(arguments.config),
@@ -139,11 +171,9 @@ def time_one_run(index: int, arguments: argparse.Namespace, snakemake: Path) -> 
 
     load_before = os.getloadavg()
     with log.open("w", encoding="utf-8") as log_file:
-        finished = subprocess.run(command, cwd=source, env=environment, stdout=log_file, stderr=subprocess.STDOUT,
-                                  check=False)
-    if finished.returncode != 0:
-        raise SystemExit(f"run {index} failed with exit status {finished.returncode}; see {log}. "
-                         f"{arguments.output} is unchanged, and the finished runs are in {partial_path(arguments)}")
+        status = run_in_own_group(command, cwd=source, env=environment, stdout=log_file, stderr=subprocess.STDOUT)
+    if status != 0:
+        raise RunFailed(f"run {index} failed with exit status {status}; see {log}")
 
     record = parse_gnu_time(report.read_text(encoding="utf-8"))
     record.update({
@@ -159,7 +189,7 @@ def time_one_run(index: int, arguments: argparse.Namespace, snakemake: Path) -> 
 
 
 def partial_path(arguments: argparse.Namespace) -> Path:
-    """Return the file that keeps the finished runs of this label while the script is still running."""
+    """Return the file with the finished runs of this label; it stays after a failed or interrupted run."""
     return REPOSITORY / arguments.scratch / f"finished-runs-{arguments.label}.json"
 
 
@@ -225,6 +255,26 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     return arguments
 
 
+def build_entry(arguments: argparse.Namespace, runs: list[dict[str, Any]], version: dict[str, Any],
+                machine: dict[str, Any]) -> dict[str, Any]:
+    """Return the record of one label: command, timer, summary, every run, commit and machine."""
+    return {
+        "command": f"snakemake --cores {arguments.cores} --configfile {arguments.config} --config output_dir=run",
+        "timer": f"{GNU_TIME} -v",
+        "summary": summarize(runs),
+        "per_run": runs,
+        "source": version,
+        "machine": machine,
+    }
+
+
+def write_json_atomically(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON through a temporary file renamed into place."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
 def main(argv: list[str]) -> int:
     arguments = parse_arguments(argv)
     snakemake = Path(sys.executable).with_name("snakemake")
@@ -242,26 +292,28 @@ def main(argv: list[str]) -> int:
         print("note: tracked files differ from HEAD; the runs time HEAD without those changes", flush=True)
     machine = describe_machine()
 
-    runs = []
-    for index in range(1, arguments.runs + 1):
-        runs.append(time_one_run(index, arguments, snakemake))
-        # Keep the finished runs on disk, so an interruption or a failed later run loses none.
-        partial_path(arguments).write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+    partial = partial_path(arguments)
+    scratch = REPOSITORY / arguments.scratch
+    for stale in [partial, *scratch.glob(f"time-{arguments.label}-*.txt"),
+                  *scratch.glob(f"snakemake-{arguments.label}-*.log")]:
+        stale.unlink(missing_ok=True)
 
-    entry = {
-        "command": f"snakemake --cores {arguments.cores} --configfile {arguments.config} --config output_dir=run",
-        "timer": f"{GNU_TIME} -v",
-        "summary": summarize(runs),
-        "per_run": runs,
-        "source": version,
-        "machine": machine,
-    }
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    runs: list[dict[str, Any]] = []
+    try:
+        for index in range(1, arguments.runs + 1):
+            runs.append(time_one_run(index, arguments, snakemake))
+            write_json_atomically(partial, {arguments.label: build_entry(arguments, runs, version, machine)})
+    except (KeyboardInterrupt, RunFailed) as error:
+        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+        kept = f"the {len(runs)} finished run(s) are in {partial}" if runs else "no run had finished"
+        raise SystemExit(f"{reason}. {arguments.output} is unchanged, and {kept}.") from None
+
+    entry = build_entry(arguments, runs, version, machine)
     results = read_results(arguments.output)
     results[arguments.label] = entry
-    text = json.dumps(dict(sorted(results.items())), indent=2) + "\n"
-    temporary = arguments.output.with_suffix(".json.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(arguments.output)
+    write_json_atomically(arguments.output, dict(sorted(results.items())))
+    partial.unlink()
 
     summary = entry["summary"]
     print(f"{arguments.label}: median {summary['median_wall_s']:.1f} s wall "
