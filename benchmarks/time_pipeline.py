@@ -306,8 +306,8 @@ def main(argv: list[str]) -> int:
             write_json_atomically(partial, {arguments.label: build_entry(arguments, runs, version, machine)})
     except (KeyboardInterrupt, RunFailed) as error:
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
-        kept = f"the {len(runs)} finished run(s) are in {partial}" if runs else "no run had finished"
-        raise SystemExit(f"{reason}. {arguments.output} is unchanged, and {kept}.") from None
+        finished_runs = f"the {len(runs)} finished run(s) are in {partial}" if runs else "no run had finished"
+        raise SystemExit(f"{reason}. {arguments.output} is unchanged, and {finished_runs}.") from None
 
     entry = build_entry(arguments, runs, version, machine)
     results = read_results(arguments.output)

@@ -1,4 +1,4 @@
-"""The numerical core stands alone: importing all of dspgd loads neither Snakemake nor the rule scripts."""
+"""The numerical core is independent: importing all of dspgd loads neither Snakemake nor the rule scripts."""
 
 from __future__ import annotations
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +46,7 @@ def test_job_count_comes_from_the_last_progress_line():
         time_pipeline.count_jobs("5 of 91 steps (5%) done\n")
 
 
-def test_summary_takes_the_median_and_flags_a_failed_claim():
+def test_summary_median_and_claim_flag():
     def run(wall, verdict="pass"):
         return {"wall_s": wall, "user_s": 2 * wall, "system_s": 1.0, "max_rss_kb": 1024.0 * wall,
                 "jobs": 91, "verdicts": {"C1": "pass", "C2": verdict}}
@@ -84,3 +87,37 @@ def test_unusable_output_is_rejected_before_any_run(tmp_path, capsys):
         with pytest.raises(SystemExit):
             time_pipeline.parse_arguments(["--config", "config/quick.yaml", "--output", str(output)])
         assert message in capsys.readouterr().err
+
+
+def test_sigterm_stops_whole_process_group(tmp_path):
+    # The child shell records its process group, which is also the group of the sleep it starts.
+    group_file = tmp_path / "group"
+    program = (
+        "import signal, sys\n"
+        f"sys.path.insert(0, {str(Path(time_pipeline.__file__).parent)!r})\n"
+        "import time_pipeline\n"
+        "signal.signal(signal.SIGTERM, time_pipeline.stop_on_sigterm)\n"
+        "try:\n"
+        f"    time_pipeline.run_in_own_group(['sh', '-c', 'echo $$ > {group_file}; sleep 60 & wait'])\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(3)\n"
+    )
+    timer = subprocess.Popen([sys.executable, "-c", program])
+    deadline = time.monotonic() + 30
+    while not (group_file.exists() and group_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the child shell never started"
+        time.sleep(0.05)
+    group = int(group_file.read_text())
+
+    timer.send_signal(signal.SIGTERM)
+    assert timer.wait(timeout=60) == 3
+    # A killed process may stay a zombie until PID 1 reaps it; only running members count.
+    time.sleep(0.5)
+    assert living_members(group) == []
+
+
+def living_members(group: int) -> list[str]:
+    """Return the ps lines of the processes of ``group`` that are not zombies."""
+    table = subprocess.run(["ps", "-eo", "pid=,pgid=,stat=,args="], capture_output=True, text=True, check=True)
+    members = [line.split(None, 3) for line in table.stdout.splitlines()]
+    return [" ".join(fields) for fields in members if int(fields[1]) == group and not fields[2].startswith("Z")]
