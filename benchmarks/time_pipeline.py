@@ -78,7 +78,7 @@ def count_jobs(log: str) -> int:
     """Return the number of jobs of a finished Snakemake run, from its last 'N of N steps' line."""
     finished = re.findall(r"(\d+) of (\d+) steps \(100%\) done", log)
     if not finished:
-        raise ValueError("the Snakemake log has no 'N of N steps (100%) done' line; did the run finish?")
+        raise ValueError("missing 'N of N steps (100%) done' line in the Snakemake log; the run did not finish")
     return int(finished[-1][1])
 
 
@@ -189,7 +189,7 @@ def time_one_run(index: int, arguments: argparse.Namespace, snakemake: Path) -> 
 
 
 def partial_path(arguments: argparse.Namespace) -> Path:
-    """Return the file with the finished runs of this label; it stays after a failed or interrupted run."""
+    """Return the file with the finished runs of this label. It stays after a failed or interrupted run."""
     return REPOSITORY / arguments.scratch / f"finished-runs-{arguments.label}.json"
 
 

@@ -42,7 +42,7 @@ def test_report_without_time_lines_is_refused():
 def test_job_count_comes_from_the_last_progress_line():
     log = "5 of 91 steps (5%) done\n91 of 91 steps (100%) done\nComplete log(s): x\n"
     assert time_pipeline.count_jobs(log) == 91
-    with pytest.raises(ValueError, match="did the run finish"):
+    with pytest.raises(ValueError, match="did not finish"):
         time_pipeline.count_jobs("5 of 91 steps (5%) done\n")
 
 
